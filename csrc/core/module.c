@@ -1,0 +1,184 @@
+/*
+ * seccompx._core: the module object, its state and its constants.
+ */
+#include "core.h"
+
+#include <errno.h>
+
+scx_state *
+scx_get_state(PyObject *module)
+{
+    return (scx_state *)PyModule_GetState(module);
+}
+
+static struct PyModuleDef core_module;
+
+/* Find the module state from a (possibly subclassed) filter type. */
+scx_state *
+scx_state_from_type(PyTypeObject *type)
+{
+    PyObject *module = NULL;
+#if PY_VERSION_HEX >= 0x030B0000
+    module = PyType_GetModuleByDef(type, &core_module);
+#else
+    /* Python 3.9 and 3.10 lack PyType_GetModuleByDef: walk the MRO for the
+     * heap type this module created. */
+    PyObject *mro = type->tp_mro;
+    Py_ssize_t i;
+
+    for (i = 0; mro != NULL && i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *base = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        PyObject *candidate;
+
+        if (!(base->tp_flags & Py_TPFLAGS_HEAPTYPE))
+            continue;
+        candidate = PyType_GetModule(base);
+        if (candidate == NULL) {
+            PyErr_Clear();
+            continue;
+        }
+        if (PyModule_GetDef(candidate) == &core_module) {
+            module = candidate;
+            break;
+        }
+    }
+#endif
+    if (module == NULL) {
+        /* Only reachable if the type was created outside this module. */
+        Py_FatalError("seccompx._core: filter type without module state");
+    }
+    return scx_get_state(module);
+}
+
+static int
+load_error_classes(scx_state *st)
+{
+    PyObject *errors = PyImport_ImportModule("seccompx._errors");
+
+    if (errors == NULL)
+        return -1;
+#define LOAD(name) \
+    if ((st->name = PyObject_GetAttrString(errors, #name)) == NULL) \
+        goto error
+    LOAD(SeccompError);
+    LOAD(InvalidArgumentError);
+    LOAD(UnknownSyscallError);
+    LOAD(ArchitectureError);
+    LOAD(UnsupportedError);
+    LOAD(FilterStateError);
+    LOAD(LoadError);
+    LOAD(UnmatchableRuleWarning);
+#undef LOAD
+    Py_DECREF(errors);
+    return 0;
+
+error:
+    Py_DECREF(errors);
+    return -1;
+}
+
+static int
+add_constants(PyObject *module)
+{
+#define ADD(name, value) \
+    if (PyModule_AddIntConstant(module, name, (long)(value)) < 0) \
+        return -1
+    ADD("BUILD_VERSION_MAJOR", SCMP_VER_MAJOR);
+    ADD("BUILD_VERSION_MINOR", SCMP_VER_MINOR);
+    ADD("BUILD_VERSION_MICRO", SCMP_VER_MICRO);
+#ifdef SECCOMPX_STATIC_LIBSECCOMP
+    ADD("STATIC_LIBSECCOMP", 1);
+#else
+    ADD("STATIC_LIBSECCOMP", 0);
+#endif
+    ADD("ATTR_MAX", _SCMP_FLTATR_MAX);
+#undef ADD
+    return 0;
+}
+
+static int
+core_exec(PyObject *module)
+{
+    scx_state *st = scx_get_state(module);
+
+    if (load_error_classes(st) < 0)
+        return -1;
+    st->filter_type = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &scx_filter_spec, NULL);
+    if (st->filter_type == NULL)
+        return -1;
+    Py_INCREF(st->filter_type);
+    if (PyModule_AddObject(module, "Context",
+                           (PyObject *)st->filter_type) < 0) {
+        Py_DECREF(st->filter_type);
+        return -1;
+    }
+    return add_constants(module);
+}
+
+static int
+core_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    scx_state *st = scx_get_state(module);
+
+    Py_VISIT(st->filter_type);
+    Py_VISIT(st->SeccompError);
+    Py_VISIT(st->InvalidArgumentError);
+    Py_VISIT(st->UnknownSyscallError);
+    Py_VISIT(st->ArchitectureError);
+    Py_VISIT(st->UnsupportedError);
+    Py_VISIT(st->FilterStateError);
+    Py_VISIT(st->LoadError);
+    Py_VISIT(st->UnmatchableRuleWarning);
+    return 0;
+}
+
+static int
+core_clear(PyObject *module)
+{
+    scx_state *st = scx_get_state(module);
+
+    Py_CLEAR(st->filter_type);
+    Py_CLEAR(st->SeccompError);
+    Py_CLEAR(st->InvalidArgumentError);
+    Py_CLEAR(st->UnknownSyscallError);
+    Py_CLEAR(st->ArchitectureError);
+    Py_CLEAR(st->UnsupportedError);
+    Py_CLEAR(st->FilterStateError);
+    Py_CLEAR(st->LoadError);
+    Py_CLEAR(st->UnmatchableRuleWarning);
+    return 0;
+}
+
+static void
+core_free(void *module)
+{
+    core_clear((PyObject *)module);
+}
+
+static PyModuleDef_Slot core_slots[] = {
+    {Py_mod_exec, core_exec},
+#ifdef Py_mod_multiple_interpreters
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
+    {0, NULL},
+};
+
+static struct PyModuleDef core_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "seccompx._core",
+    .m_doc = "Low-level bindings to libseccomp.  Use the seccompx package.",
+    .m_size = sizeof(scx_state),
+    .m_methods = NULL,
+    .m_slots = core_slots,
+    .m_traverse = core_traverse,
+    .m_clear = core_clear,
+    .m_free = core_free,
+};
+
+PyMODINIT_FUNC
+PyInit__core(void)
+{
+    core_module.m_methods = scx_resolve_methods;
+    return PyModuleDef_Init(&core_module);
+}

@@ -1,0 +1,102 @@
+"""seccompx: build, inspect, load and benchmark seccomp-BPF filters.
+
+A minimal allowlist::
+
+    import seccompx
+
+    with seccompx.Filter(default=seccompx.KILL_PROCESS) as f:
+        f.allow("read", "write", "exit", "exit_group")
+        f.load()
+"""
+
+from ._actions import (
+    ALLOW,
+    ERRNO,
+    KILL_PROCESS,
+    KILL_THREAD,
+    LOG,
+    MAX_ERRNO,
+    MAX_TRACE,
+    NOTIFY,
+    TRACE,
+    TRAP,
+    Action,
+    ActionKind,
+)
+from ._errors import (
+    ArchitectureError,
+    FilterNotLoadedWarning,
+    FilterStateError,
+    InvalidArgumentError,
+    LoadError,
+    NotifyError,
+    ProfileError,
+    ProgramError,
+    SandboxError,
+    SandboxTimeout,
+    SandboxViolation,
+    SeccompError,
+    TargetGoneError,
+    UnknownSyscallError,
+    UnmatchableRuleWarning,
+    UnsupportedError,
+)
+from ._filter import (
+    MAX_INSTRUCTIONS,
+    Filter,
+    actions_available,
+    api_level,
+    libseccomp_build_version,
+    libseccomp_version,
+    resolve_syscall,
+    set_api_level,
+    syscall_name,
+)
+from ._types import Arch, Arg, Attr, Comparison, Op
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ALLOW",
+    "ERRNO",
+    "KILL_PROCESS",
+    "KILL_THREAD",
+    "LOG",
+    "MAX_ERRNO",
+    "MAX_INSTRUCTIONS",
+    "MAX_TRACE",
+    "NOTIFY",
+    "TRACE",
+    "TRAP",
+    "Action",
+    "ActionKind",
+    "Arch",
+    "Arg",
+    "ArchitectureError",
+    "Attr",
+    "Comparison",
+    "Filter",
+    "FilterNotLoadedWarning",
+    "FilterStateError",
+    "InvalidArgumentError",
+    "LoadError",
+    "NotifyError",
+    "Op",
+    "ProfileError",
+    "ProgramError",
+    "SandboxError",
+    "SandboxTimeout",
+    "SandboxViolation",
+    "SeccompError",
+    "TargetGoneError",
+    "UnknownSyscallError",
+    "UnmatchableRuleWarning",
+    "UnsupportedError",
+    "actions_available",
+    "api_level",
+    "libseccomp_build_version",
+    "libseccomp_version",
+    "resolve_syscall",
+    "set_api_level",
+    "syscall_name",
+]

@@ -1,0 +1,671 @@
+"""The Filter class: build a seccomp filter with libseccomp and load it."""
+
+from __future__ import annotations
+
+import errno as _errno
+import functools
+import os
+import warnings
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    FrozenSet,
+    Iterable,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
+
+from . import _core
+from ._actions import KILL_PROCESS, KILL_THREAD, Action, ActionKind, ERRNO
+from ._errors import (
+    FilterNotLoadedWarning,
+    InvalidArgumentError,
+    LoadError,
+    UnknownSyscallError,
+    UnsupportedError,
+)
+from ._types import Arch, Attr, Comparison
+
+if TYPE_CHECKING:
+    from .program import Program
+
+__all__ = [
+    "Filter",
+    "Syscall",
+    "RuleSpec",
+    "actions_available",
+    "resolve_syscall",
+    "syscall_name",
+    "libseccomp_version",
+    "libseccomp_build_version",
+    "api_level",
+    "set_api_level",
+]
+
+Syscall = Union[str, int]
+ActionLike = Union[Action, int]
+RuleSpec = Union[
+    Tuple[ActionLike, Syscall],
+    Tuple[ActionLike, Syscall, Sequence[Comparison]],
+]
+
+# Kernel limit on the instructions of one filter (BPF_MAXINSNS).
+MAX_INSTRUCTIONS = 4096
+# Kernel limit on the instructions of all filters stacked on a task,
+# counting 4 extra for each filter (MAX_INSNS_PER_PATH in kernel/seccomp.c).
+MAX_STACKED_INSTRUCTIONS = 32768
+
+# How _core treats a rule whose syscall is missing on some architecture.
+_MISSING_WARN = 0
+_MISSING_RAISE = 1
+_MISSING_IGNORE = 2
+
+_ACTIONS_AVAIL = "/proc/sys/kernel/seccomp/actions_avail"
+
+
+@functools.lru_cache(maxsize=1)
+def actions_available() -> Optional[FrozenSet[ActionKind]]:
+    """The actions the running kernel supports, or None if it does not say.
+
+    Read from ``/proc/sys/kernel/seccomp/actions_avail`` (Linux 4.14+).
+    """
+    try:
+        with open(_ACTIONS_AVAIL) as file:
+            names = set(file.read().split())
+    except OSError:
+        return None
+    return frozenset(kind for kind in ActionKind if kind.kernel_name in names)
+
+
+def _action_value(action: ActionLike) -> int:
+    """Return the raw value of an action, checked against the kernel."""
+    if isinstance(action, Action):
+        kind = action.kind
+        value = action.value
+    elif isinstance(action, int) and not isinstance(action, bool):
+        value = action
+        kind = Action.from_raw(action).kind
+    else:
+        raise TypeError(
+            f"action must be a seccompx.Action such as ALLOW or ERRNO(1), "
+            f"not {type(action).__name__}"
+        )
+    available = actions_available()
+    if available is not None and kind not in available:
+        raise UnsupportedError(
+            f"the running kernel does not support the {kind.name} action "
+            f"(it offers {', '.join(sorted(k.name for k in available))})"
+        )
+    return value
+
+
+def libseccomp_version() -> Tuple[int, int, int]:
+    """The version of the libseccomp the process is running."""
+    return _core.runtime_version()
+
+
+def libseccomp_build_version() -> Tuple[int, int, int]:
+    """The version of the libseccomp headers seccompx was built against."""
+    return (
+        _core.BUILD_VERSION_MAJOR,
+        _core.BUILD_VERSION_MINOR,
+        _core.BUILD_VERSION_MICRO,
+    )
+
+
+def api_level() -> int:
+    """libseccomp's API level: which kernel features it found and uses."""
+    return _core.api_get()
+
+
+def set_api_level(level: int) -> None:
+    """Force libseccomp's API level, for testing older kernels' behaviour."""
+    _core.api_set(level)
+
+
+def resolve_syscall(name: str, arch: Union[Arch, str, int, None] = None) -> int:
+    """Return the number of syscall ``name`` on ``arch`` (native if None).
+
+    Raises UnknownSyscallError when the name is unknown, or known only on
+    other architectures.
+    """
+    token = Arch.parse(arch) if arch is not None else Arch.native()
+    if not isinstance(name, str):
+        raise TypeError(f"syscall name must be str, not {type(name).__name__}")
+    number = _core.resolve_name(name, int(token))
+    if number < 0:
+        raise UnknownSyscallError(
+            f"syscall {name!r} does not exist on {token}",
+            syscall=name,
+            arch=token,
+        )
+    return number
+
+
+def syscall_name(number: int, arch: Union[Arch, str, int, None] = None) -> str:
+    """Return the name of syscall ``number`` on ``arch`` (native if None)."""
+    token = Arch.parse(arch) if arch is not None else Arch.native()
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise TypeError(
+            f"syscall number must be int, not {type(number).__name__}"
+        )
+    if not 0 <= number <= 0x7FFFFFFF:
+        raise InvalidArgumentError(
+            f"syscall number {number} is out of range: use 0..2**31-1"
+        )
+    name = _core.resolve_number(number, int(token))
+    if name is None:
+        raise UnknownSyscallError(
+            f"no syscall has number {number} on {token}",
+            syscall=number,
+            arch=token,
+        )
+    return name
+
+
+def _secure_bad_arch_action() -> int:
+    available = actions_available()
+    if available is None or ActionKind.KILL_PROCESS in available:
+        return KILL_PROCESS.value
+    return KILL_THREAD.value
+
+
+class Filter(_core.Context):
+    """A seccomp filter under construction.
+
+    ``default`` is the action for every syscall no rule matches.  The
+    other arguments set the filter's attributes; the defaults are the
+    secure ones:
+
+    * ``bad_arch=KILL_PROCESS``: a syscall made through another
+      architecture's entry point (i386 ``int 0x80`` or x32 on x86_64) kills
+      the process whatever the default action is.
+    * ``no_new_privs=True``: the process can no longer gain privileges
+      through set-user-ID programs, which also lets it load a filter
+      without CAP_SYS_ADMIN.
+    * ``tsync=None``: synchronise the filter to every thread of the process
+      when the kernel supports it; pass False to filter only the calling
+      thread.
+    * ``strict=False``: a rule naming a syscall that does not exist on an
+      architecture of the filter warns with UnmatchableRuleWarning; with
+      ``strict=True`` it raises UnknownSyscallError.
+
+    ``arches`` lists the architectures the filter covers; by default only
+    the native one.
+
+    As a context manager, leaving the ``with`` block releases the libseccomp
+    context.  It does not load the filter and does not unload one already
+    loaded (the kernel cannot unload filters).  Leaving the block, or
+    dropping the filter, after adding rules but without loading, exporting
+    or compiling it warns with FilterNotLoadedWarning, because such code
+    usually meant to load it.
+    """
+
+    def __init__(
+        self,
+        default: ActionLike,
+        *,
+        arches: Optional[Iterable[Union[Arch, str, int]]] = None,
+        bad_arch: ActionLike = KILL_PROCESS,
+        no_new_privs: bool = True,
+        tsync: Optional[bool] = None,
+        log: bool = False,
+        ssb: bool = False,
+        optimize: Optional[int] = None,
+        strict: bool = False,
+    ) -> None:
+        super().__init__(_action_value(default))
+        self.strict = strict
+        bad_arch_value = (
+            _secure_bad_arch_action()
+            if bad_arch is KILL_PROCESS
+            else _action_value(bad_arch)
+        )
+        self._set_attr(Attr.BAD_ARCH_ACTION, bad_arch_value)
+        self._set_attr(Attr.NO_NEW_PRIVS, int(bool(no_new_privs)))
+        # Report the kernel's own error codes from load, not ECANCELED.
+        self._set_attr(Attr.RAW_RC, 1)
+        if tsync is None:
+            tsync = api_level() >= 2
+        if tsync:
+            self._set_attr(Attr.TSYNC, 1)
+        if log:
+            self._set_attr(Attr.LOG, 1)
+        if ssb:
+            self._set_attr(Attr.SSB, 1)
+        if optimize is not None:
+            self.optimize = optimize
+        if arches is not None:
+            self._set_arches(arches)
+
+    def _set_arches(self, arches: Iterable[Union[Arch, str, int]]) -> None:
+        wanted = []
+        for arch in arches:
+            token = Arch.parse(arch)
+            if token is Arch.NATIVE:
+                token = Arch.native()
+            if token in wanted:
+                raise InvalidArgumentError(f"architecture {token} is listed twice")
+            wanted.append(token)
+        if not wanted:
+            raise InvalidArgumentError(
+                "arches is empty: a filter needs at least one architecture"
+            )
+        native = Arch.native()
+        for token in wanted:
+            if token is not native:
+                self._add_arch(int(token))
+        if native not in wanted:
+            self._remove_arch(int(native))
+
+    # Rules -----------------------------------------------------------------
+
+    def _missing_mode(self, strict: Optional[bool]) -> int:
+        if strict is None:
+            strict = self.strict
+        return _MISSING_RAISE if strict else _MISSING_WARN
+
+    def add_rule(
+        self,
+        action: ActionLike,
+        syscall: Syscall,
+        *comparisons: Comparison,
+        strict: Optional[bool] = None,
+    ) -> None:
+        """Apply ``action`` to ``syscall`` when every comparison holds.
+
+        ``syscall`` is a name such as ``"openat"`` or a number on the
+        native architecture.  Comparisons come from :class:`Arg`, for
+        example ``Arg(0) == 1``; at most one per argument.  libseccomp may
+        rewrite the rule for an architecture where the syscall is
+        multiplexed (``socketcall`` on x86); use :meth:`add_rule_exact` to
+        forbid that.
+        """
+        self._add_rule(
+            _action_value(action),
+            syscall,
+            comparisons,
+            False,
+            self._missing_mode(strict),
+        )
+
+    def add_rule_exact(
+        self,
+        action: ActionLike,
+        syscall: Syscall,
+        *comparisons: Comparison,
+        strict: Optional[bool] = None,
+    ) -> None:
+        """Add a rule exactly as given, or raise UnsupportedError.
+
+        Unlike :meth:`add_rule`, libseccomp may not rewrite the rule for
+        architectures where the syscall is multiplexed.
+        """
+        self._add_rule(
+            _action_value(action),
+            syscall,
+            comparisons,
+            True,
+            self._missing_mode(strict),
+        )
+
+    def add_rules(
+        self, rules: Iterable[RuleSpec], *, strict: Optional[bool] = None
+    ) -> int:
+        """Add many ``(action, syscall[, comparisons])`` rules in one call.
+
+        Returns the number of rules added.  If a rule fails after others
+        were added, the filter is left incomplete: this raises
+        FilterStateError and the filter refuses to load until reset().
+        """
+        checked = {}
+        batch = []
+        for rule in rules:
+            action = rule[0]
+            value = checked.get(action)
+            if value is None:
+                value = checked[action] = _action_value(action)
+            batch.append((value,) + tuple(rule[1:]))
+        return self._add_rules(batch, missing=self._missing_mode(strict))
+
+    def allow(self, *syscalls: Syscall, strict: Optional[bool] = None) -> int:
+        """Allow each of ``syscalls``, in one call to the extension."""
+        return self._add_same(_action_value(Action(ActionKind.ALLOW)), syscalls, strict)
+
+    def deny(
+        self,
+        *syscalls: Syscall,
+        action: ActionLike = ERRNO(_errno.EPERM),
+        strict: Optional[bool] = None,
+    ) -> int:
+        """Apply ``action`` (by default ``ERRNO(EPERM)``) to each syscall."""
+        return self._add_same(_action_value(action), syscalls, strict)
+
+    def _add_same(
+        self, value: int, syscalls: Sequence[Syscall], strict: Optional[bool]
+    ) -> int:
+        batch = [(value, syscall) for syscall in syscalls]
+        return self._add_rules(batch, missing=self._missing_mode(strict))
+
+    def syscall_priority(self, syscall: Syscall, priority: int) -> None:
+        """Hint that ``syscall`` is frequent (0-255, higher is checked first)."""
+        self._syscall_priority(syscall, priority)
+
+    # Architectures ---------------------------------------------------------
+
+    @property
+    def arches(self) -> Tuple[Arch, ...]:
+        """The architectures the filter covers."""
+        return tuple(Arch(token) for token in self._arch_tokens)
+
+    def add_arch(self, arch: Union[Arch, str, int]) -> None:
+        """Cover another architecture.  Rules already added apply to it."""
+        self._add_arch(int(Arch.parse(arch)))
+
+    def remove_arch(self, arch: Union[Arch, str, int]) -> None:
+        """Stop covering ``arch``; raises if it is the last one."""
+        self._remove_arch(int(Arch.parse(arch)))
+
+    def has_arch(self, arch: Union[Arch, str, int]) -> bool:
+        """Whether the filter covers ``arch``."""
+        return bool(self._has_arch(int(Arch.parse(arch))))
+
+    # Attributes ------------------------------------------------------------
+
+    def get_attr(self, attr: Attr) -> int:
+        """The raw value of a libseccomp filter attribute."""
+        return int(self._get_attr(int(Attr(attr))))
+
+    def set_attr(self, attr: Attr, value: int) -> None:
+        """Set a libseccomp filter attribute to a raw value."""
+        attr = Attr(attr)
+        if attr is Attr.DEFAULT_ACTION:
+            raise InvalidArgumentError(
+                "the default action cannot be changed after creation; "
+                "use reset(default) or build a new Filter"
+            )
+        if attr is Attr.BAD_ARCH_ACTION:
+            value = _action_value(value)
+        self._set_attr(int(attr), value)
+
+    @property
+    def default_action(self) -> Action:
+        """The action for syscalls that no rule matches."""
+        return Action.from_raw(self.get_attr(Attr.DEFAULT_ACTION))
+
+    @property
+    def bad_arch_action(self) -> Action:
+        """The action for syscalls from architectures the filter lacks."""
+        return Action.from_raw(self.get_attr(Attr.BAD_ARCH_ACTION))
+
+    @bad_arch_action.setter
+    def bad_arch_action(self, action: ActionLike) -> None:
+        self._set_attr(int(Attr.BAD_ARCH_ACTION), _action_value(action))
+
+    def _flag(self, attr: Attr) -> bool:
+        return bool(self.get_attr(attr))
+
+    no_new_privs = property(
+        lambda self: self._flag(Attr.NO_NEW_PRIVS),
+        lambda self, on: self._set_attr(int(Attr.NO_NEW_PRIVS), int(bool(on))),
+        doc="Set PR_SET_NO_NEW_PRIVS when loading.",
+    )
+    tsync = property(
+        lambda self: self._flag(Attr.TSYNC),
+        lambda self, on: self._set_attr(int(Attr.TSYNC), int(bool(on))),
+        doc="Synchronise the filter to all threads when loading.",
+    )
+    log = property(
+        lambda self: self._flag(Attr.LOG),
+        lambda self, on: self._set_attr(int(Attr.LOG), int(bool(on))),
+        doc="Log every action other than ALLOW (SECCOMP_FILTER_FLAG_LOG).",
+    )
+    ssb = property(
+        lambda self: self._flag(Attr.SSB),
+        lambda self, on: self._set_attr(int(Attr.SSB), int(bool(on))),
+        doc="Disable the speculative store bypass mitigation.",
+    )
+    raw_rc = property(
+        lambda self: self._flag(Attr.RAW_RC),
+        lambda self, on: self._set_attr(int(Attr.RAW_RC), int(bool(on))),
+        doc="Have libseccomp report the kernel's own error codes.",
+    )
+
+    @property
+    def optimize(self) -> int:
+        """Optimisation level: 1 sorts syscalls by priority, 2 builds a
+        binary tree."""
+        return self.get_attr(Attr.OPTIMIZE)
+
+    @optimize.setter
+    def optimize(self, level: int) -> None:
+        if level not in (1, 2):
+            raise InvalidArgumentError(
+                f"optimize level {level!r} is invalid: use 1 (priority "
+                "order) or 2 (binary tree)"
+            )
+        self._set_attr(int(Attr.OPTIMIZE), level)
+
+    # Whole-filter operations ----------------------------------------------
+
+    def merge(self, other: "Filter") -> None:
+        """Move the rules and architectures of ``other`` into this filter.
+
+        The filters must have equal attributes and no architecture in
+        common.  ``other`` is closed afterwards.
+        """
+        self._merge(other)
+
+    def reset(self, default: Optional[ActionLike] = None) -> None:
+        """Remove every rule and extra architecture.
+
+        The default action becomes ``default``, or stays as it is when None.
+        Attributes return to libseccomp's defaults, so seccompx sets its
+        secure ones again.
+        """
+        value = (
+            self.get_attr(Attr.DEFAULT_ACTION)
+            if default is None
+            else _action_value(default)
+        )
+        tsync = self.tsync
+        self._reset(value)
+        self._set_attr(int(Attr.BAD_ARCH_ACTION), _secure_bad_arch_action())
+        self._set_attr(int(Attr.RAW_RC), 1)
+        if tsync:
+            self._set_attr(int(Attr.TSYNC), 1)
+
+    def load(self) -> None:
+        """Load the filter into the kernel for this process.
+
+        Raises LoadError naming the cause when the kernel rejects it.
+        Loading cannot be undone.
+        """
+        err = self._load()
+        if err is not None:
+            raise self._load_error(err)
+
+    def _load_error(self, err: int) -> LoadError:
+        if err == _errno.EACCES:
+            return LoadError(
+                "the kernel refused the filter: no_new_privs is off and the "
+                "process lacks CAP_SYS_ADMIN; keep no_new_privs=True or run "
+                "with CAP_SYS_ADMIN",
+                err,
+                reason="no_new_privs",
+            )
+        if err == _errno.EINVAL:
+            count = self.instruction_count()
+            if count > MAX_INSTRUCTIONS:
+                return LoadError(
+                    f"the filter compiles to {count} BPF instructions, over "
+                    f"the kernel's limit of {MAX_INSTRUCTIONS}; use fewer "
+                    "rules, or optimize=2 for a binary tree",
+                    err,
+                    reason="too_large",
+                )
+            return LoadError(
+                "the kernel rejected the filter or a load flag (EINVAL): "
+                f"tsync={self.tsync}, log={self.log}, ssb={self.ssb}; the "
+                "kernel may not support one of these flags",
+                err,
+                reason="flag",
+            )
+        if err == _errno.ESRCH:
+            thread = _conflicting_thread()
+            where = f"thread {thread}" if thread else "another thread"
+            return LoadError(
+                f"thread sync failed: {where} of this process already has "
+                "a filter that is not an ancestor of the calling thread's; "
+                "load the filter before starting threads, or set tsync=False",
+                err,
+                reason="tsync",
+                thread=thread,
+            )
+        if err == _errno.ENOMEM:
+            return LoadError(
+                "the kernel refused the filter: with the filters already "
+                "loaded it would exceed the kernel's limit of "
+                f"{MAX_STACKED_INSTRUCTIONS} instructions per task (or "
+                "memory ran out)",
+                err,
+                reason="too_large",
+            )
+        if err == _errno.EBUSY:
+            return LoadError(
+                "the kernel refused the filter: a filter with a notification "
+                "listener is already loaded in this process, and a process "
+                "can have only one",
+                err,
+                reason="listener",
+            )
+        return LoadError(
+            f"loading the filter failed: {os.strerror(err)}", err, reason="kernel"
+        )
+
+    def export_pfc(self) -> str:
+        """The filter as libseccomp's Pseudo Filter Code text."""
+        return self._export_pfc()
+
+    def export_bpf(self) -> bytes:
+        """The filter as the BPF program the kernel would receive."""
+        return self._export_bpf()
+
+    def export_pfc_to(self, file: Any) -> None:
+        """Write the PFC text to a file object with ``fileno()`` or an fd."""
+        self._export_fd(_fileno(file), True)
+
+    def export_bpf_to(self, file: Any) -> None:
+        """Write the BPF program to a file object with ``fileno()`` or an fd."""
+        self._export_fd(_fileno(file), False)
+
+    def instruction_count(self) -> int:
+        """The number of BPF instructions the filter compiles to."""
+        return len(self._export_bpf()) // 8
+
+    def compile(self) -> "Program":
+        """The filter compiled to a :class:`seccompx.Program`."""
+        from .program import Program
+
+        return Program(self._export_bpf())
+
+    # Lifecycle -------------------------------------------------------------
+
+    def _warn_if_unused(self, stacklevel: int) -> None:
+        if (
+            not self.closed
+            and self.rule_count
+            and not self.loaded
+            and not self.exported
+        ):
+            warnings.warn(
+                f"{self!r} has {self.rule_count} rules but was released "
+                "without being loaded, exported or compiled; call load() "
+                "before leaving the with block",
+                FilterNotLoadedWarning,
+                stacklevel=stacklevel,
+            )
+
+    def __enter__(self) -> "Filter":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self._warn_if_unused(stacklevel=3)
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self._warn_if_unused(stacklevel=2)
+        except Exception:  # interpreter shutdown: never raise from __del__
+            pass
+        self.close()
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return "<seccompx.Filter closed>"
+        arches = ",".join(str(arch) for arch in self.arches)
+        state = " loaded" if self.loaded else ""
+        return (
+            f"<seccompx.Filter default={self.default_action!r} "
+            f"arches={arches} rules={self.rule_count}{state}>"
+        )
+
+    def __reduce__(self) -> Any:
+        raise TypeError(
+            "a Filter cannot be pickled; send filter.compile() (a Program) "
+            "or a profile from filter.to_profile() instead"
+        )
+
+
+def _fileno(file: Any) -> int:
+    if isinstance(file, int) and not isinstance(file, bool):
+        return file
+    fileno = getattr(file, "fileno", None)
+    if fileno is None:
+        raise TypeError(
+            f"expected a file descriptor or an object with fileno(), not "
+            f"{type(file).__name__}"
+        )
+    flush = getattr(file, "flush", None)
+    if flush is not None:
+        flush()
+    return int(fileno())
+
+
+def _seccomp_filters(status_path: str) -> Optional[Tuple[str, str]]:
+    try:
+        with open(status_path) as file:
+            fields = dict(
+                line.split(":", 1) for line in file if line.startswith("Seccomp")
+            )
+    except OSError:
+        return None
+    return (
+        fields.get("Seccomp", "").strip(),
+        fields.get("Seccomp_filters", "").strip(),
+    )
+
+
+def _conflicting_thread() -> Optional[int]:
+    """Find a thread whose seccomp state differs from the calling thread's.
+
+    The kernel's TSYNC failure names the thread only in seccomp(2)'s return
+    value, which libseccomp does not pass on; the per-thread status files
+    show which thread has a filter the caller lacks.
+    """
+    me = os.getpid() if hasattr(os, "gettid") is False else os.gettid()
+    mine = _seccomp_filters(f"/proc/self/task/{me}/status")
+    try:
+        tids = sorted(int(name) for name in os.listdir("/proc/self/task"))
+    except OSError:
+        return None
+    for tid in tids:
+        if tid == me:
+            continue
+        theirs = _seccomp_filters(f"/proc/self/task/{tid}/status")
+        if theirs is not None and theirs != mine:
+            return tid
+    return None
