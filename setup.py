@@ -61,15 +61,45 @@ def sources(folder):
     )
 
 
-extensions = [
-    Extension(
-        "seccompx._core",
-        sources=sources("csrc/core"),
+# One extension module per folder of csrc/: name -> whether it links
+# libseccomp.  _bpf and _sandbox run between fork and exec or on foreign
+# programs and need only the kernel's headers.
+EXTENSIONS = {
+    "core": True,
+    "bpf": False,
+    "sandbox": False,
+    "notify": True,
+    "bench": False,
+}
+
+
+def extension(name, links_libseccomp):
+    folder = os.path.join("csrc", name)
+    compile_args = WARNINGS + extra_cflags
+    link_args = list(extra_ldflags)
+    macros = []
+    if links_libseccomp:
+        compile_args += seccomp_cflags
+        link_args = seccomp_ldflags + link_args
+        macros = seccomp_macros
+    return Extension(
+        f"seccompx._{name}",
+        sources=sources(folder),
         include_dirs=["csrc"],
-        define_macros=seccomp_macros,
-        extra_compile_args=WARNINGS + seccomp_cflags + extra_cflags,
-        extra_link_args=seccomp_ldflags + extra_ldflags,
-    ),
+        define_macros=macros,
+        extra_compile_args=compile_args,
+        extra_link_args=link_args,
+    )
+
+
+# SECCOMPX_ONLY=core,bpf builds only those extensions, for quick rebuilds.
+only = {n for n in os.environ.get("SECCOMPX_ONLY", "").split(",") if n}
+extensions = [
+    extension(name, links)
+    for name, links in EXTENSIONS.items()
+    if os.path.isdir(os.path.join("csrc", name))
+    and sources(os.path.join("csrc", name))
+    and (not only or name in only)
 ]
 
 setup(ext_modules=extensions)
