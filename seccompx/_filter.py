@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno as _errno
 import functools
 import os
+import threading
 import warnings
 from typing import (
     TYPE_CHECKING,
@@ -170,6 +171,18 @@ def _secure_bad_arch_action() -> int:
     if available is None or ActionKind.KILL_PROCESS in available:
         return KILL_PROCESS.value
     return KILL_THREAD.value
+
+
+def _flag_property(attr: Attr, doc: str) -> Any:
+    """A bool property over a 0/1 libseccomp attribute."""
+
+    def get(self: "Filter") -> bool:
+        return bool(self.get_attr(attr))
+
+    def set(self: "Filter", on: bool) -> None:
+        self._set_attr(int(attr), int(bool(on)))
+
+    return property(get, set, doc=doc)
 
 
 class Filter(_core.Context):
@@ -404,33 +417,20 @@ class Filter(_core.Context):
     def bad_arch_action(self, action: ActionLike) -> None:
         self._set_attr(int(Attr.BAD_ARCH_ACTION), _action_value(action))
 
-    def _flag(self, attr: Attr) -> bool:
-        return bool(self.get_attr(attr))
-
-    no_new_privs = property(
-        lambda self: self._flag(Attr.NO_NEW_PRIVS),
-        lambda self, on: self._set_attr(int(Attr.NO_NEW_PRIVS), int(bool(on))),
-        doc="Set PR_SET_NO_NEW_PRIVS when loading.",
+    no_new_privs = _flag_property(
+        Attr.NO_NEW_PRIVS, "Set PR_SET_NO_NEW_PRIVS when loading."
     )
-    tsync = property(
-        lambda self: self._flag(Attr.TSYNC),
-        lambda self, on: self._set_attr(int(Attr.TSYNC), int(bool(on))),
-        doc="Synchronise the filter to all threads when loading.",
+    tsync = _flag_property(
+        Attr.TSYNC, "Synchronise the filter to all threads when loading."
     )
-    log = property(
-        lambda self: self._flag(Attr.LOG),
-        lambda self, on: self._set_attr(int(Attr.LOG), int(bool(on))),
-        doc="Log every action other than ALLOW (SECCOMP_FILTER_FLAG_LOG).",
+    log = _flag_property(
+        Attr.LOG, "Log every action other than ALLOW (SECCOMP_FILTER_FLAG_LOG)."
     )
-    ssb = property(
-        lambda self: self._flag(Attr.SSB),
-        lambda self, on: self._set_attr(int(Attr.SSB), int(bool(on))),
-        doc="Disable the speculative store bypass mitigation.",
+    ssb = _flag_property(
+        Attr.SSB, "Disable the speculative store bypass mitigation."
     )
-    raw_rc = property(
-        lambda self: self._flag(Attr.RAW_RC),
-        lambda self, on: self._set_attr(int(Attr.RAW_RC), int(bool(on))),
-        doc="Have libseccomp report the kernel's own error codes.",
+    raw_rc = _flag_property(
+        Attr.RAW_RC, "Have libseccomp report the kernel's own error codes."
     )
 
     @property
@@ -656,7 +656,7 @@ def _conflicting_thread() -> Optional[int]:
     value, which libseccomp does not pass on; the per-thread status files
     show which thread has a filter the caller lacks.
     """
-    me = os.getpid() if hasattr(os, "gettid") is False else os.gettid()
+    me = threading.get_native_id()
     mine = _seccomp_filters(f"/proc/self/task/{me}/status")
     try:
         tids = sorted(int(name) for name in os.listdir("/proc/self/task"))
