@@ -341,11 +341,22 @@ def _int80_function():
     return area, ctypes.CFUNCTYPE(ctypes.c_int)(address)
 
 
-@needs_x86_64
-def test_i386_syscall_killed_whatever_default():
-    probe = run_in_child(lambda out: report(out, str(_int80_function()[1]())))
+def _probe_int80(out):
+    # Keep the mapping alive while the code in it runs.
+    area, function = _int80_function()
+    report(out, str(function()))
+    area.close()
+
+
+def skip_without_i386_emulation():
+    probe = run_in_child(_probe_int80)
     if probe.exitcode != 0 or int(probe.text) != probe.pid:
         pytest.skip(f"kernel has no i386 emulation ({probe})")
+
+
+@needs_x86_64
+def test_i386_syscall_killed_whatever_default():
+    skip_without_i386_emulation()
 
     def body(out):
         area, function = _int80_function()
@@ -380,9 +391,7 @@ def test_x32_syscall_killed_whatever_default():
 
 @needs_x86_64
 def test_x86_arch_in_filter_applies_rules_to_int80():
-    probe = run_in_child(lambda out: report(out, str(_int80_function()[1]())))
-    if probe.exitcode != 0 or int(probe.text) != probe.pid:
-        pytest.skip(f"kernel has no i386 emulation ({probe})")
+    skip_without_i386_emulation()
 
     def body(out):
         area, function = _int80_function()
