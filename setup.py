@@ -1,15 +1,23 @@
 """Build the seccompx extension modules.
 
-``seccompx._core`` links libseccomp.  By default it links the system
-library found by pkg-config.  Set ``SECCOMPX_LIBSECCOMP_STATIC`` to the
-path of ``libseccomp.a`` to link that archive statically instead.
+The extensions flagged in ``EXTENSIONS`` link libseccomp.  By default they
+link the system library found by pkg-config.  Set
+``SECCOMPX_LIBSECCOMP_STATIC`` to the path of ``libseccomp.a`` to link that
+archive statically instead.  Its headers come from
+``SECCOMPX_LIBSECCOMP_INCLUDE``, else from ``include/`` beside the
+archive's ``lib/``, else from pkg-config.  A static build also puts
+libseccomp's licence (LGPL-2.1) into the wheel's metadata and a notice
+naming the libseccomp version into the package.
 """
 
+import json
 import os
+import re
 import shlex
 import subprocess
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 
 def pkg_config(*args):
@@ -30,13 +38,15 @@ def libseccomp_options():
     """Return compile and link options for libseccomp."""
     static = os.environ.get("SECCOMPX_LIBSECCOMP_STATIC")
     include = os.environ.get("SECCOMPX_LIBSECCOMP_INCLUDE")
-    cflags = ["-I" + include] if include else pkg_config("--cflags") or []
     if static:
         if not os.path.isfile(static):
             raise SystemExit(
                 f"SECCOMPX_LIBSECCOMP_STATIC={static!r} is not a file; "
                 "set it to the path of libseccomp.a or unset it"
             )
+        include = include or archive_include_dir(static)
+    cflags = ["-I" + include] if include else pkg_config("--cflags") or []
+    if static:
         # Hide libseccomp's symbols so that the extension never binds to,
         # or exports, a second copy loaded by another module.
         ldflags = [static, "-Wl,--exclude-libs,ALL"]
@@ -47,23 +57,60 @@ def libseccomp_options():
     return cflags, ldflags, macros
 
 
+def archive_include_dir(archive):
+    """Return PREFIX/include for PREFIX/lib/libseccomp.a, or None.
+
+    Headers from a different release than the archive would compile calls
+    the archive lacks, so a prefix built by tools/build-libseccomp.sh is
+    preferred over the system headers.
+    """
+    prefix = os.path.dirname(os.path.dirname(os.path.abspath(archive)))
+    include = os.path.join(prefix, "include")
+    if os.path.isfile(os.path.join(include, "seccomp.h")):
+        return include
+    return None
+
+
+def header_version(cflags):
+    """Return "MAJOR.MINOR.MICRO" from the seccomp.h the build uses."""
+    dirs = [flag[2:] for flag in cflags if flag.startswith("-I")]
+    for folder in dirs + ["/usr/local/include", "/usr/include"]:
+        path = os.path.join(folder, "seccomp.h")
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as header:
+                text = header.read()
+            parts = [
+                re.search(rf"#define\s+SCMP_VER_{part}\s+(\d+)", text)
+                for part in ("MAJOR", "MINOR", "MICRO")
+            ]
+            if all(parts):
+                return ".".join(match.group(1) for match in parts)
+    raise SystemExit(
+        "seccomp.h with SCMP_VER_MAJOR/MINOR/MICRO not found; set "
+        "SECCOMPX_LIBSECCOMP_INCLUDE to the folder of libseccomp's headers"
+    )
+
+
 WARNINGS = ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
 extra_cflags = shlex.split(os.environ.get("SECCOMPX_EXTRA_CFLAGS", ""))
 extra_ldflags = shlex.split(os.environ.get("SECCOMPX_EXTRA_LDFLAGS", ""))
 seccomp_cflags, seccomp_ldflags, seccomp_macros = libseccomp_options()
 
 
-def sources(folder):
+def sources(folder, suffix=".c"):
     return sorted(
         os.path.join(folder, name)
         for name in os.listdir(folder)
-        if name.endswith(".c")
+        if name.endswith(suffix)
     )
 
 
 # One extension module per folder of csrc/: name -> whether it links
 # libseccomp.  _bpf and _sandbox run between fork and exec or on foreign
 # programs and need only the kernel's headers.
+# NOTE: in a static build every flagged extension gets its own private copy
+# of libseccomp, so process-wide libseccomp state such as the API level set
+# through seccomp_api_set() is not shared between them.
 EXTENSIONS = {
     "core": True,
     "bpf": False,
@@ -75,7 +122,9 @@ EXTENSIONS = {
 
 def extension(name, links_libseccomp):
     folder = os.path.join("csrc", name)
-    compile_args = WARNINGS + extra_cflags
+    # Only PyInit_<name> is exported (PyMODINIT_FUNC marks it visible), so
+    # helpers in different extensions never bind to each other.
+    compile_args = WARNINGS + ["-fvisibility=hidden"] + extra_cflags
     link_args = list(extra_ldflags)
     macros = []
     if links_libseccomp:
@@ -85,6 +134,8 @@ def extension(name, links_libseccomp):
     return Extension(
         f"seccompx._{name}",
         sources=sources(folder),
+        # Headers count as inputs, so editing one rebuilds the extension.
+        depends=sources(folder, ".h") + sources("csrc", ".h"),
         include_dirs=["csrc"],
         define_macros=macros,
         extra_compile_args=compile_args,
@@ -102,4 +153,101 @@ extensions = [
     and (not only or name in only)
 ]
 
-setup(ext_modules=extensions)
+LIBSECCOMP_LICENSE = "licenses/libseccomp-LGPL-2.1.txt"
+NOTICE_NAME = "LIBSECCOMP_NOTICE.txt"
+
+
+class BuildExt(build_ext):
+    """build_ext that rebuilds when options change and writes the notice.
+
+    setuptools rebuilds an extension only when a source is newer than the
+    built file, so switching between the shared and the static libseccomp
+    (or changing SECCOMPX_EXTRA_CFLAGS) would reuse a stale module.  Each
+    built file gets a record of its options next to the object files, and
+    a different record forces a rebuild.
+    """
+
+    def build_extension(self, ext):
+        output = self.get_ext_fullpath(ext.name)
+        options = json.dumps(
+            [
+                os.path.abspath(output),
+                ext.extra_compile_args,
+                ext.extra_link_args,
+                ext.define_macros,
+            ]
+        )
+        record = os.path.join(self.build_temp, ext.name + ".options.json")
+        saved_force = self.force
+        if read_text(record) != options:
+            self.force = True
+        try:
+            super().build_extension(ext)
+        finally:
+            self.force = saved_force
+        os.makedirs(self.build_temp, exist_ok=True)
+        with open(record, "w", encoding="utf-8") as file:
+            file.write(options)
+
+    def run(self):
+        super().run()
+        if not self.inplace:
+            self.update_notice()
+
+    def update_notice(self):
+        """Write the libseccomp notice into a static build, else remove it.
+
+        build_lib outlives a build, so a shared build must delete the
+        notice that an earlier static build left there.
+        """
+        path = os.path.join(self.build_lib, "seccompx", NOTICE_NAME)
+        if not STATIC:
+            if os.path.exists(path):
+                os.remove(path)
+            return
+        linked = sorted(
+            ext.name for ext in self.extensions if ext_links_libseccomp(ext)
+        )
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(notice_text(LIBSECCOMP_VERSION, linked))
+
+
+def read_text(path):
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read()
+    except FileNotFoundError:
+        return None
+
+
+def ext_links_libseccomp(ext):
+    return EXTENSIONS.get(ext.name.rsplit("._", 1)[-1], False)
+
+
+def notice_text(version, modules):
+    return (
+        f"This build of seccompx contains libseccomp {version}, linked\n"
+        "statically into the extension modules that call it.  The build\n"
+        f"linked {', '.join(modules)} against it.\n"
+        "\n"
+        "libseccomp is free software under the GNU Lesser General Public\n"
+        "License, version 2.1.  The licence text is in this wheel's\n"
+        f".dist-info/licenses/{LIBSECCOMP_LICENSE}.\n"
+        f"The upstream source of libseccomp {version} is at\n"
+        f"https://github.com/seccomp/libseccomp/releases/tag/v{version}\n"
+        "and seccompx's own source, to rebuild it against another\n"
+        "libseccomp, is the seccompx sdist.\n"
+    )
+
+
+STATIC = bool(os.environ.get("SECCOMPX_LIBSECCOMP_STATIC"))
+LIBSECCOMP_VERSION = header_version(seccomp_cflags) if STATIC else None
+
+setup(
+    ext_modules=extensions,
+    cmdclass={"build_ext": BuildExt},
+    # A static build distributes libseccomp's LGPL-2.1 code as well.
+    license_expression="MIT AND LGPL-2.1-only" if STATIC else "MIT",
+    license_files=["LICENSE", LIBSECCOMP_LICENSE] if STATIC else ["LICENSE"],
+)

@@ -37,6 +37,7 @@ from ._errors import (
     SandboxViolation,
     SeccompError,
     TargetGoneError,
+    TruncatedValueWarning,
     UnknownSyscallError,
     UnmatchableRuleWarning,
     UnsupportedError,
@@ -53,6 +54,7 @@ from ._filter import (
     syscall_name,
 )
 from ._types import Arch, Arg, Attr, Comparison, Op
+from .program import Program
 
 __version__ = "0.1.0"
 
@@ -83,12 +85,14 @@ __all__ = [
     "NotifyError",
     "Op",
     "ProfileError",
+    "Program",
     "ProgramError",
     "SandboxError",
     "SandboxTimeout",
     "SandboxViolation",
     "SeccompError",
     "TargetGoneError",
+    "TruncatedValueWarning",
     "UnknownSyscallError",
     "UnmatchableRuleWarning",
     "UnsupportedError",

@@ -75,6 +75,8 @@ class Action:
     """
 
     __slots__ = ("_kind", "_data")
+    _kind: ActionKind
+    _data: int
 
     def __init__(self, kind: ActionKind, data: int = 0) -> None:
         kind = ActionKind(kind)

@@ -31,6 +31,7 @@ __all__ = [
     "TargetGoneError",
     "FilterNotLoadedWarning",
     "UnmatchableRuleWarning",
+    "TruncatedValueWarning",
 ]
 
 
@@ -111,8 +112,10 @@ class LoadError(SeccompError):
     """The kernel rejected a filter.
 
     ``reason`` is a short token for the cause: ``"no_new_privs"``,
-    ``"too_large"``, ``"tsync"``, ``"flag"``, ``"fault"`` or ``"kernel"``.
-    ``thread`` is the id of the conflicting thread for ``"tsync"``.
+    ``"too_large"``, ``"tsync"``, ``"flag"``, ``"listener"``, ``"program"``
+    (a raw program the kernel's checks reject), ``"fault"`` or
+    ``"kernel"``.  ``thread`` is the id of the conflicting thread for
+    ``"tsync"``.
     """
 
     def __init__(
@@ -210,6 +213,15 @@ class UnmatchableRuleWarning(UserWarning):
     """
 
 
+class TruncatedValueWarning(UserWarning):
+    """A comparison value has bits above 32 on a 32-bit architecture.
+
+    libseccomp compares only the low 32 bits of arguments on 32-bit
+    architectures (and on x32), so there the rule matches values other
+    than the one written.
+    """
+
+
 for _cls in (
     InvalidArgumentError,
     UnknownSyscallError,
@@ -226,6 +238,7 @@ for _cls in (
     TargetGoneError,
     FilterNotLoadedWarning,
     UnmatchableRuleWarning,
+    TruncatedValueWarning,
 ):
     _cls.__module__ = "seccompx"
 del _cls
@@ -240,7 +253,7 @@ _SYSCALL_RANGES = (
     range(0x40000000, 0x40000000 + 1100),
     range(0x0F0000, 0x0F0010),
 )
-_names_cache: dict = {}
+_names_cache: "dict[str, list[str]]" = {}
 
 
 def _known_syscall_names(arch: str) -> "list[str]":
@@ -265,7 +278,8 @@ def unknown_syscall(name: object, arch: str) -> UnknownSyscallError:
     import difflib
 
     suggestions: "list[str]" = []
-    if isinstance(name, str) and name:
+    # Longer names cannot be close to a real one, and difflib is slow on them.
+    if isinstance(name, str) and 0 < len(name) <= 64:
         suggestions = difflib.get_close_matches(
             name, _known_syscall_names(arch), n=3, cutoff=0.6
         )

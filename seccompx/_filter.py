@@ -5,13 +5,17 @@ from __future__ import annotations
 import errno as _errno
 import functools
 import os
+import struct
 import threading
 import warnings
 from typing import (
     TYPE_CHECKING,
     Any,
+    Dict,
     FrozenSet,
     Iterable,
+    List,
+    Mapping,
     Optional,
     Sequence,
     Tuple,
@@ -19,17 +23,21 @@ from typing import (
 )
 
 from . import _core
-from ._actions import KILL_PROCESS, KILL_THREAD, Action, ActionKind, ERRNO
+from ._actions import ALLOW, KILL_PROCESS, KILL_THREAD, Action, ActionKind, ERRNO
 from ._errors import (
     FilterNotLoadedWarning,
     InvalidArgumentError,
     LoadError,
+    SeccompError,
     UnknownSyscallError,
     UnsupportedError,
 )
 from ._types import Arch, Attr, Comparison
 
 if TYPE_CHECKING:
+    import os as _os
+
+    from .profile import ProfileReport
     from .program import Program
 
 __all__ = [
@@ -64,6 +72,8 @@ _MISSING_RAISE = 1
 _MISSING_IGNORE = 2
 
 _ACTIONS_AVAIL = "/proc/sys/kernel/seccomp/actions_avail"
+# BPF_RET | BPF_K: return the constant in the instruction.
+_BPF_RET_K = 0x06
 
 
 @functools.lru_cache(maxsize=1)
@@ -168,9 +178,26 @@ def syscall_name(number: int, arch: Union[Arch, str, int, None] = None) -> str:
 
 def _secure_bad_arch_action() -> int:
     available = actions_available()
+    # libseccomp accepts KILL_PROCESS from API level 3 on.
+    if api_level() < 3:
+        return KILL_THREAD.value
     if available is None or ActionKind.KILL_PROCESS in available:
         return KILL_PROCESS.value
     return KILL_THREAD.value
+
+
+def _parse_attr(attr: Union[Attr, int]) -> Attr:
+    if isinstance(attr, bool) or not isinstance(attr, int):
+        raise TypeError(
+            f"attribute must be a seccompx.Attr, not {type(attr).__name__}"
+        )
+    try:
+        return Attr(attr)
+    except ValueError:
+        raise InvalidArgumentError(
+            f"filter attribute {attr!r} is unknown; use a member of "
+            "seccompx.Attr"
+        ) from None
 
 
 def _flag_property(attr: Attr, doc: str) -> Any:
@@ -231,6 +258,11 @@ class Filter(_core.Context):
     ) -> None:
         super().__init__(_action_value(default))
         self.strict = strict
+        # The rules as added, for to_profile(); None once they can differ
+        # between architectures, after merge().
+        self._rules: Optional[List[Tuple[Any, ...]]] = []
+        # What from_profile() did with its profile.
+        self.profile_report: Optional["ProfileReport"] = None
         bad_arch_value = (
             _secure_bad_arch_action()
             if bad_arch is KILL_PROCESS
@@ -296,13 +328,9 @@ class Filter(_core.Context):
         multiplexed (``socketcall`` on x86); use :meth:`add_rule_exact` to
         forbid that.
         """
-        self._add_rule(
-            _action_value(action),
-            syscall,
-            comparisons,
-            False,
-            self._missing_mode(strict),
-        )
+        value = _action_value(action)
+        self._add_rule(value, syscall, comparisons, False, self._missing_mode(strict))
+        self._record_rules([(value, syscall, comparisons)])
 
     def add_rule_exact(
         self,
@@ -316,13 +344,9 @@ class Filter(_core.Context):
         Unlike :meth:`add_rule`, libseccomp may not rewrite the rule for
         architectures where the syscall is multiplexed.
         """
-        self._add_rule(
-            _action_value(action),
-            syscall,
-            comparisons,
-            True,
-            self._missing_mode(strict),
-        )
+        value = _action_value(action)
+        self._add_rule(value, syscall, comparisons, True, self._missing_mode(strict))
+        self._record_rules([(value, syscall, comparisons)])
 
     def add_rules(
         self, rules: Iterable[RuleSpec], *, strict: Optional[bool] = None
@@ -333,19 +357,31 @@ class Filter(_core.Context):
         were added, the filter is left incomplete: this raises
         FilterStateError and the filter refuses to load until reset().
         """
-        checked = {}
+        checked: Dict[Any, int] = {}
         batch = []
-        for rule in rules:
+        for index, rule in enumerate(rules):
+            if not isinstance(rule, (tuple, list)) or not 2 <= len(rule) <= 3:
+                raise TypeError(
+                    f"rules[{index}] must be an (action, syscall[, "
+                    f"comparisons]) tuple, not {type(rule).__name__}"
+                )
             action = rule[0]
-            value = checked.get(action)
-            if value is None:
-                value = checked[action] = _action_value(action)
+            if isinstance(action, Action):
+                value = checked.get(action)
+                if value is None:
+                    value = checked[action] = _action_value(action)
+            else:
+                value = _action_value(action)
             batch.append((value,) + tuple(rule[1:]))
-        return self._add_rules(batch, missing=self._missing_mode(strict))
+        added = self._add_rules(batch, missing=self._missing_mode(strict))
+        self._record_rules(batch)
+        return added
 
     def allow(self, *syscalls: Syscall, strict: Optional[bool] = None) -> int:
         """Allow each of ``syscalls``, in one call to the extension."""
-        return self._add_same(_action_value(Action(ActionKind.ALLOW)), syscalls, strict)
+        # The ALLOW constant, not a new Action: building one runs the enum
+        # lookup on every call.
+        return self._add_same(_action_value(ALLOW), syscalls, strict)
 
     def deny(
         self,
@@ -360,7 +396,32 @@ class Filter(_core.Context):
         self, value: int, syscalls: Sequence[Syscall], strict: Optional[bool]
     ) -> int:
         batch = [(value, syscall) for syscall in syscalls]
-        return self._add_rules(batch, missing=self._missing_mode(strict))
+        added = self._add_rules(batch, missing=self._missing_mode(strict))
+        self._record_rules(batch)
+        return added
+
+    def _record_rules(self, batch: Sequence[Tuple[Any, ...]]) -> None:
+        if self._rules is not None:
+            self._rules.extend(batch)
+
+    def allow_group(self, *groups: str) -> int:
+        """Allow every syscall of the named groups, such as ``"@basic-io"``.
+
+        Members that exist on none of the filter's architectures are
+        skipped quietly; see :mod:`seccompx.groups`.  Returns the number of
+        rules added.
+        """
+        from .groups import add_groups
+
+        return add_groups(self, groups, _action_value(ALLOW))
+
+    def deny_group(
+        self, *groups: str, action: ActionLike = ERRNO(_errno.EPERM)
+    ) -> int:
+        """Apply ``action`` (by default ``ERRNO(EPERM)``) to the groups."""
+        from .groups import add_groups
+
+        return add_groups(self, groups, _action_value(action))
 
     def syscall_priority(self, syscall: Syscall, priority: int) -> None:
         """Hint that ``syscall`` is frequent (0-255, higher is checked first)."""
@@ -373,9 +434,16 @@ class Filter(_core.Context):
         """The architectures the filter covers."""
         return tuple(Arch(token) for token in self._arch_tokens)
 
-    def add_arch(self, arch: Union[Arch, str, int]) -> None:
-        """Cover another architecture.  Rules already added apply to it."""
-        self._add_arch(int(Arch.parse(arch)))
+    def add_arch(
+        self, arch: Union[Arch, str, int], *, strict: Optional[bool] = None
+    ) -> None:
+        """Cover another architecture, applying the rules already added.
+
+        Rules naming a syscall that ``arch`` lacks warn with
+        UnmatchableRuleWarning, or raise with ``strict=True``, as in
+        :meth:`add_rule`.
+        """
+        self._add_arch(int(Arch.parse(arch)), self._missing_mode(strict))
 
     def remove_arch(self, arch: Union[Arch, str, int]) -> None:
         """Stop covering ``arch``; raises if it is the last one."""
@@ -389,11 +457,11 @@ class Filter(_core.Context):
 
     def get_attr(self, attr: Attr) -> int:
         """The raw value of a libseccomp filter attribute."""
-        return int(self._get_attr(int(Attr(attr))))
+        return int(self._get_attr(int(_parse_attr(attr))))
 
     def set_attr(self, attr: Attr, value: int) -> None:
         """Set a libseccomp filter attribute to a raw value."""
-        attr = Attr(attr)
+        attr = _parse_attr(attr)
         if attr is Attr.DEFAULT_ACTION:
             raise InvalidArgumentError(
                 "the default action cannot be changed after creation; "
@@ -456,7 +524,14 @@ class Filter(_core.Context):
         The filters must have equal attributes and no architecture in
         common.  ``other`` is closed afterwards.
         """
+        if not isinstance(other, Filter):
+            raise TypeError(
+                f"can only merge a seccompx.Filter, not {type(other).__name__}"
+            )
+        had_rules = bool(self._rules) or bool(other._rules)
         self._merge(other)
+        if had_rules:
+            self._rules = None
 
     def reset(self, default: Optional[ActionLike] = None) -> None:
         """Remove every rule and extra architecture.
@@ -472,6 +547,7 @@ class Filter(_core.Context):
         )
         tsync = self.tsync
         self._reset(value)
+        self._rules = []
         self._set_attr(int(Attr.BAD_ARCH_ACTION), _secure_bad_arch_action())
         self._set_attr(int(Attr.RAW_RC), 1)
         if tsync:
@@ -483,9 +559,32 @@ class Filter(_core.Context):
         Raises LoadError naming the cause when the kernel rejects it.
         Loading cannot be undone.
         """
+        if self._needs_second_listener():
+            raise self._load_error(_errno.EBUSY)
         err = self._load()
         if err is not None:
             raise self._load_error(err)
+
+    @property
+    def notify_fd(self) -> int:
+        """The listener descriptor of a loaded filter with NOTIFY rules.
+
+        Pass it to the functions of :mod:`seccompx.notify`.  libseccomp
+        keeps one listener per process, so every filter of the process
+        returns the same number.  Raises SeccompError before such a load.
+        """
+        return int(self._notify_fd())
+
+    def _needs_second_listener(self) -> bool:
+        # With a listener already open, libseccomp 2.5 loads a filter with
+        # NOTIFY actions without asking for a listener, and the kernel then
+        # fails its notified syscalls with ENOSYS.  The kernel itself
+        # allows one listener per process and returns EBUSY.
+        try:
+            self._notify_fd()
+        except SeccompError:
+            return False
+        return _returns_notify(self._export_bpf())
 
     def _load_error(self, err: int) -> LoadError:
         if err == _errno.EACCES:
@@ -569,7 +668,63 @@ class Filter(_core.Context):
         """The filter compiled to a :class:`seccompx.Program`."""
         from .program import Program
 
-        return Program(self._export_bpf())
+        return Program(self._export_bpf(), arches=self.arches)
+
+    # Profiles --------------------------------------------------------------
+
+    @classmethod
+    def from_profile(
+        cls,
+        profile: Union[str, "_os.PathLike[str]", Mapping[str, Any]],
+        *,
+        capabilities: Optional[Iterable[Union[str, int]]] = None,
+        kernel_version: Union[str, Sequence[int], None] = None,
+        strict: bool = False,
+        enosys_for_unknown: bool = False,
+        arch: Union[Arch, str, int, None] = None,
+        bad_arch: Action = KILL_PROCESS,
+        no_new_privs: bool = True,
+        optimize: Optional[int] = None,
+    ) -> "Filter":
+        """Build a filter from an OCI or Docker seccomp profile.
+
+        ``profile`` is a path to a JSON file or the parsed mapping.
+        Docker's ``includes`` and ``excludes`` are checked against
+        ``capabilities`` (default: the effective set of this process),
+        ``kernel_version`` (default: the running kernel) and ``arch``
+        (default: native), which is also the filter's main architecture.
+        ``enosys_for_unknown=True`` answers ENOSYS for native syscall
+        numbers above the highest one the profile names.  The result's
+        ``profile_report`` lists what was skipped and why.  Raises
+        ProfileError, naming the JSON path, for an invalid profile; with
+        ``strict=True`` also for unknown syscall names and anything that
+        would be a warning.  docs/profiles.md describes every field.
+        """
+        from .profile import build_filter
+
+        return build_filter(
+            cls,
+            profile,
+            capabilities=capabilities,
+            kernel_version=kernel_version,
+            strict=strict,
+            enosys_for_unknown=enosys_for_unknown,
+            arch=arch,
+            bad_arch=bad_arch,
+            no_new_privs=no_new_privs,
+            optimize=optimize,
+        )
+
+    def to_profile(self) -> Dict[str, Any]:
+        """The filter as an OCI seccomp profile, ready for ``json.dump``.
+
+        Rules with the same action and conditions share one entry.  Reading
+        the result with from_profile() gives the same BPF program when this
+        filter came from from_profile() itself.
+        """
+        from .profile import dump
+
+        return dump(self)
 
     # Lifecycle -------------------------------------------------------------
 
@@ -618,6 +773,14 @@ class Filter(_core.Context):
             "a Filter cannot be pickled; send filter.compile() (a Program) "
             "or a profile from filter.to_profile() instead"
         )
+
+
+def _returns_notify(program: bytes) -> bool:
+    """Check whether a BPF program returns SECCOMP_RET_USER_NOTIF anywhere."""
+    for code, _jt, _jf, k in struct.iter_unpack("=HBBI", program):
+        if code == _BPF_RET_K and k & 0xFFFF0000 == ActionKind.NOTIFY:
+            return True
+    return False
 
 
 def _fileno(file: Any) -> int:

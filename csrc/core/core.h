@@ -16,10 +16,38 @@
 /* Largest number of architectures one filter may hold.  libseccomp knows
  * fewer than 30, so this never limits a real filter. */
 #define SCX_MAX_ARCHES 32
+/* Syscalls take at most six arguments. */
+#define SCX_MAX_ARGS 6
+
+#define SCX_LIBSECCOMP_2_6 \
+    (SCMP_VER_MAJOR > 2 || (SCMP_VER_MAJOR == 2 && SCMP_VER_MINOR >= 6))
+
+/* Action kinds (SECCOMP_RET_ACTION_FULL) that carry 16 bits of data. */
+#define SCX_KIND_ERRNO 0x00050000U
+#define SCX_KIND_TRACE 0x7ff00000U
+#define SCX_KIND_MASK 0xffff0000U
+/* libseccomp rejects ERRNO data of 4095 and above. */
+#define SCX_MAX_ERRNO 4094
+
+/* How a rule that cannot be enforced as written on some architecture of
+ * the filter is treated: a warning, an exception, or nothing. */
+enum scx_missing_mode {
+    SCX_MISSING_WARN = 0,
+    SCX_MISSING_RAISE = 1,
+    SCX_MISSING_IGNORE = 2,
+};
+
+/* Life cycle of a filter object. */
+enum scx_filter_state {
+    SCX_STATE_NEW = 0,          /* allocated, __init__ not run yet */
+    SCX_STATE_OPEN,             /* holds a libseccomp context */
+    SCX_STATE_CLOSED,           /* close() released the context */
+    SCX_STATE_MERGED,           /* merge() moved the context elsewhere */
+};
 
 typedef struct {
     PyTypeObject *filter_type;
-    /* Exception classes from seccompx._errors. */
+    /* Exception and warning classes from seccompx._errors. */
     PyObject *SeccompError;
     PyObject *InvalidArgumentError;
     PyObject *UnknownSyscallError;
@@ -28,18 +56,51 @@ typedef struct {
     PyObject *FilterStateError;
     PyObject *LoadError;
     PyObject *UnmatchableRuleWarning;
+    PyObject *TruncatedValueWarning;
+    /* seccompx._errors.unknown_syscall, the factory that adds
+     * suggestions. */
+    PyObject *unknown_syscall;
 } scx_state;
+
+/*
+ * One rule as seccompx added it.  The filter keeps every rule so that an
+ * architecture added later gets the same rules, and so that conflicting
+ * rules are found before libseccomp silently keeps only one of them.
+ * Comparisons are sorted by argument index.
+ */
+typedef struct {
+    uint32_t action;
+    int nr;                     /* native number or libseccomp pseudo number */
+    unsigned int count;
+    int exact;
+    struct scmp_arg_cmp cmps[SCX_MAX_ARGS];
+} scx_rule;
+
+typedef struct {
+    int nr;
+    uint8_t priority;
+} scx_priority;
 
 typedef struct {
     PyObject_HEAD
-    scmp_filter_ctx ctx;        /* NULL once closed or merged away */
-    PyThread_type_lock lock;    /* serialises every use of ctx */
+    scmp_filter_ctx ctx;        /* NULL unless state is SCX_STATE_OPEN */
+    PyThread_type_lock lock;    /* serialises every use of the fields below */
+    int state;
     uint32_t arches[SCX_MAX_ARCHES];
     int narches;
-    Py_ssize_t nrules;          /* rules added since creation or reset */
+    scx_rule *rules;
+    Py_ssize_t nrules;
+    Py_ssize_t rules_capacity;
+    scx_priority *priorities;
+    Py_ssize_t npriorities;
+    Py_ssize_t priorities_capacity;
+    /* Bumped by every change to the rules or architectures, so that a
+     * check done before the lock was dropped can be redone. */
+    unsigned long generation;
     int loaded;                 /* seccomp_load succeeded */
     int exported;               /* exported or compiled at least once */
     int broken;                 /* a batch of rules failed part way */
+    int mixed_rules;            /* rules came from merging two filters */
     PyObject *weakreflist;
 } scx_filter;
 
@@ -48,17 +109,64 @@ scx_state *scx_state_from_type(PyTypeObject *type);
 
 /* errors.c */
 PyObject *scx_raise(PyObject *cls, int err, const char *format, ...);
+PyObject *scx_raise_unknown_syscall(scx_state *st, PyObject *syscall,
+                                    uint32_t arch, const char *format, ...);
 PyObject *scx_raise_libseccomp(scx_state *st, int rc, const char *what);
+PyObject *scx_chain_error(PyObject *cls, int err, const char *format, ...);
 const char *scx_arch_name(uint32_t token);
+int scx_arch_is_32bit(uint32_t token);
+int scx_arch_is_big_endian(uint32_t token);
+void scx_format_action(uint32_t action, char *buffer, size_t size);
+void scx_format_rule(const scx_rule *rule, char *buffer, size_t size);
+unsigned int scx_action_api_level(uint32_t action);
 
 /* filter.c */
 extern PyType_Spec scx_filter_spec;
+scx_state *scx_filter_state(scx_filter *self);
+void scx_lock(scx_filter *self);
+void scx_unlock(scx_filter *self);
+int scx_enter(scx_filter *self);
+int scx_check_usable(scx_filter *self, const char *what);
+
+/* rules.c */
+int scx_parse_mode(scx_state *st, int mode);
+int scx_reserve_rules(scx_filter *self, Py_ssize_t extra);
+int scx_find_arch(scx_filter *self, uint32_t token);
+int scx_syscall_missing(uint32_t arch, int nr, int *untranslatable);
+int scx_rule_is_wide(const scx_rule *rule);
+PyObject *scx_filter_add_rule(scx_filter *self, PyObject *args,
+                              PyObject *kwargs);
+PyObject *scx_filter_add_rules(scx_filter *self, PyObject *args,
+                               PyObject *kwargs);
+PyObject *scx_filter_syscall_priority(scx_filter *self, PyObject *args);
+
+/* arches.c */
+PyObject *scx_filter_add_arch(scx_filter *self, PyObject *args,
+                              PyObject *kwargs);
+PyObject *scx_filter_remove_arch(scx_filter *self, PyObject *arch_obj);
+PyObject *scx_filter_has_arch(scx_filter *self, PyObject *arch_obj);
+PyObject *scx_filter_get_arches(scx_filter *self, void *closure);
+
+/* load.c */
+PyObject *scx_filter_merge(scx_filter *self, PyObject *other_obj);
+PyObject *scx_filter_load(scx_filter *self, PyObject *unused);
+PyObject *scx_filter_export_pfc(scx_filter *self, PyObject *unused);
+PyObject *scx_filter_export_bpf(scx_filter *self, PyObject *unused);
+PyObject *scx_filter_export_fd(scx_filter *self, PyObject *args);
+PyObject *scx_filter_notify_fd(scx_filter *self, PyObject *unused);
+int scx_copy_attrs(scmp_filter_ctx from, scmp_filter_ctx to);
+int scx_transactions_available(void);
+int scx_transaction_start(scmp_filter_ctx ctx);
+int scx_transaction_commit(scmp_filter_ctx ctx);
+void scx_transaction_reject(scmp_filter_ctx ctx);
 
 /* resolve.c */
 int scx_parse_arch(scx_state *st, PyObject *obj, uint32_t *token);
 int scx_resolve_syscall(scx_state *st, PyObject *obj, uint32_t arch,
                         int *number);
 int scx_check_action(scx_state *st, PyObject *obj, uint32_t *action);
+int scx_parse_bounded(scx_state *st, PyObject *obj, const char *what,
+                      long low, long high, long *out);
 extern PyMethodDef scx_resolve_methods[];
 
 #endif

@@ -68,6 +68,8 @@ load_error_classes(scx_state *st)
     LOAD(FilterStateError);
     LOAD(LoadError);
     LOAD(UnmatchableRuleWarning);
+    LOAD(TruncatedValueWarning);
+    LOAD(unknown_syscall);
 #undef LOAD
     Py_DECREF(errors);
     return 0;
@@ -130,6 +132,8 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->FilterStateError);
     Py_VISIT(st->LoadError);
     Py_VISIT(st->UnmatchableRuleWarning);
+    Py_VISIT(st->TruncatedValueWarning);
+    Py_VISIT(st->unknown_syscall);
     return 0;
 }
 
@@ -147,6 +151,8 @@ core_clear(PyObject *module)
     Py_CLEAR(st->FilterStateError);
     Py_CLEAR(st->LoadError);
     Py_CLEAR(st->UnmatchableRuleWarning);
+    Py_CLEAR(st->TruncatedValueWarning);
+    Py_CLEAR(st->unknown_syscall);
     return 0;
 }
 
@@ -160,6 +166,12 @@ static PyModuleDef_Slot core_slots[] = {
     {Py_mod_exec, core_exec},
 #ifdef Py_mod_multiple_interpreters
     {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
+#ifdef Py_mod_gil
+    /* Each filter's lock guards all of its state, and the module state is
+     * read-only after exec.  NOTE: no free-threaded CPython was available
+     * to run the thread tests against this declaration. */
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
 #endif
     {0, NULL},
 };

@@ -66,7 +66,7 @@ def child(f: Filter, out: int) -> None:
             os.write(
                 out,
                 f"  child: execve({SHELL_COMMAND[0]!r}) failed: "
-                f"{errno.errorcode.get(error.errno, error.errno)} "
+                f"{errno.errorcode.get(error.errno or 0, error.errno)} "
                 f"({error.strerror})\n".encode(),
             )
             code = EXIT_EXEC_FAILED

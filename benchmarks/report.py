@@ -1,0 +1,498 @@
+"""Render the results of benchmarks/run.py as docs/benchmarks.md."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+# Targets: the largest ratio of medians allowed.
+PROGRAM_VS_FLOOR = 1.1
+BUILD_LOAD_VS_C = {"small": 1.5, "medium": 1.2, "large": 1.2, "large-tree": 1.2}
+IMPORT_LIMIT_US = 5000
+SANDBOX_VS_SUBPROCESS = 1.1
+PYTHON_PEERS = ("pyseccomp", "libseccomp-python")
+
+
+def _impl(results: Dict[str, Any], key: str) -> Optional[Dict[str, Any]]:
+    impl: Dict[str, Any]
+    for impl in results["implementations"]:
+        if impl["key"] == key and not impl["unavailable"]:
+            return impl
+    return None
+
+
+def _median(results: Dict[str, Any], key: str, policy: str, stage: str) -> Optional[float]:
+    impl = _impl(results, key)
+    if impl is None or policy not in impl["summaries"]:
+        return None
+    summary = impl["summaries"][policy].get(stage)
+    return None if summary is None else float(summary["median"])
+
+
+def _ratio(numerator: Optional[float], denominator: Optional[float]) -> Optional[float]:
+    if numerator is None or denominator is None or denominator == 0:
+        return None
+    return numerator / denominator
+
+
+def _verdict(ratio: Optional[float], limit: float, strict: bool = False) -> str:
+    if ratio is None:
+        return "not measured"
+    met = ratio < limit if strict else ratio <= limit
+    return "met" if met else "**missed**"
+
+
+def _us(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def _cell(summary: Optional[Dict[str, Any]]) -> str:
+    if summary is None:
+        return "–"
+    return f"{_us(summary['median'])} ({_us(summary['p10'])}–{_us(summary['p90'])})"
+
+
+def _faults(summary: Optional[Dict[str, Any]]) -> str:
+    return "–" if summary is None else f"{summary['median']:.0f}"
+
+
+def _policy_names(results: Dict[str, Any]) -> List[str]:
+    return [policy["name"] for policy in results["policies"]]
+
+
+# Sections -----------------------------------------------------------------
+
+
+def _machine(results: Dict[str, Any]) -> List[str]:
+    machine = results["machine"]
+    return [
+        "## Machine",
+        "",
+        "| | |",
+        "| --- | --- |",
+        f"| CPUs (nproc) | {machine['nproc']} |",
+        f"| CPU model | {machine['cpu_model']} |",
+        f"| kernel | Linux {machine['kernel']} |",
+        f"| libseccomp | {machine['libseccomp']} |",
+        f"| Python | {machine['python']} ({machine['python_executable']}) |",
+        f"| load average (1, 5, 15 min) at the start | {_load(results['load_average'][0])} |",
+        f"| load average at the end | {_load(results['load_average'][1])} |",
+        "",
+    ]
+
+
+def _load(values: List[float]) -> str:
+    return ", ".join(f"{value:.2f}" for value in values)
+
+
+def _targets(results: Dict[str, Any]) -> List[str]:
+    rows: List[Tuple[str, str, str, str]] = []
+    for policy in _policy_names(results):
+        ratio = _ratio(
+            _median(results, "seccompx-program", policy, "load"),
+            _median(results, "floor", policy, "load"),
+        )
+        rows.append((
+            f"Program.load / floor extension, {policy}",
+            "–" if ratio is None else f"{ratio:.2f}×",
+            f"≤ {PROGRAM_VS_FLOOR}×",
+            _verdict(ratio, PROGRAM_VS_FLOOR),
+        ))
+    for policy in _policy_names(results):
+        limit = BUILD_LOAD_VS_C[policy]
+        ratio = _ratio(
+            _median(results, "seccompx", policy, "build+load"),
+            _median(results, "c-libseccomp", policy, "build+load"),
+        )
+        rows.append((
+            f"seccompx build+load / C with libseccomp, {policy}",
+            "–" if ratio is None else f"{ratio:.2f}×",
+            f"≤ {limit}×",
+            _verdict(ratio, limit),
+        ))
+    for peer in PYTHON_PEERS:
+        impl = _impl(results, peer)
+        label = next(i["label"] for i in results["implementations"] if i["key"] == peer)
+        for policy in _policy_names(results):
+            ratio = _ratio(
+                _median(results, "seccompx", policy, "build+load"),
+                _median(results, peer, policy, "build+load"),
+            )
+            rows.append((
+                f"seccompx build+load / {label}, {policy}",
+                "–" if ratio is None else f"{ratio:.2f}×",
+                "< 1×",
+                _verdict(ratio, 1.0, strict=True) if impl else "not measured",
+            ))
+    imports = results["import"]["cumulative_us"]
+    rows.append((
+        "`import seccompx`, cumulative (median)",
+        f"{imports['median'] / 1000:.1f} ms",
+        f"< {IMPORT_LIMIT_US / 1000:.0f} ms",
+        "met" if imports["median"] < IMPORT_LIMIT_US else "**missed**",
+    ))
+    rows.append(_sandbox_target(results.get("sandbox")))
+
+    lines = [
+        "## Targets",
+        "",
+        "Ratios are of medians measured in the same run. A ratio below 1 "
+        "means seccompx is faster.",
+        "",
+        "| comparison | measured | target | result |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return lines + [""]
+
+
+def _sandbox_target(sandbox: Optional[Dict[str, Any]]) -> Tuple[str, str, str, str]:
+    label = "sandbox.spawn(/bin/true) / subprocess.run"
+    limit = f"≤ {SANDBOX_VS_SUBPROCESS}×"
+    if sandbox is None:
+        return (label, "–", limit, "not measured: benchmarks/bench_sandbox.py is absent")
+    ratio = None
+    data = sandbox.get("json")
+    if isinstance(data, dict):
+        value = data.get("ratio")
+        if isinstance(value, (int, float)):
+            ratio = float(value)
+    if ratio is None:
+        return (label, "see below", limit, "see the sandbox section")
+    return (label, f"{ratio:.2f}×", limit, _verdict(ratio, SANDBOX_VS_SUBPROCESS))
+
+
+def _builders(results: Dict[str, Any]) -> List[str]:
+    lines = [
+        "## Build and load, every implementation",
+        "",
+        "Median and, in brackets, 10th–90th percentile, in µs per filter. "
+        "*build* creates the filter and adds its rules; *load* is the "
+        "binding's load call, in which libseccomp generates the BPF program "
+        "and the kernel installs it. *page faults* is the median number of "
+        "minor page faults of a sample's child beyond those of a child that "
+        "does nothing. The last column divides build+load by C's.",
+        "",
+    ]
+    builders = [
+        impl for impl in results["implementations"] if impl["kind"] == "builder"
+    ]
+    for policy in _policy_names(results):
+        lines += [
+            f"### {policy}",
+            "",
+            "| implementation | build | load | build+load | page faults | samples | × C |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        c_total = _median(results, "c-libseccomp", policy, "build+load")
+        for impl in builders:
+            if impl["unavailable"]:
+                lines.append(f"| {impl['label']} | not available: {impl['unavailable']} | | | | | |")
+                continue
+            stages = impl["summaries"].get(policy, {})
+            total = stages.get("build+load")
+            ratio = _ratio(None if total is None else total["median"], c_total)
+            lines.append(
+                f"| {impl['label']} | {_cell(stages.get('build'))} | "
+                f"{_cell(stages.get('load'))} | {_cell(total)} | "
+                f"{_faults(stages.get('faults'))} | "
+                f"{total['samples'] if total else 0} | "
+                f"{'–' if ratio is None else f'{ratio:.2f}'} |"
+            )
+        lines.append("")
+    return lines
+
+
+def _loaders(results: Dict[str, Any]) -> List[str]:
+    lines = [
+        "## Loading a finished program",
+        "",
+        "The same BPF program, exported by seccompx, loaded with "
+        "prctl(PR_SET_NO_NEW_PRIVS) and seccomp(2) with flags "
+        f"{results['flags']:#x}: from a C program, from the floor extension "
+        "(benchmarks/floor/floor.c, a few lines of C called from the same "
+        "interpreter) and with `Program.load`. Median (10th–90th "
+        "percentile) in µs.",
+        "",
+        "| policy | C, raw seccomp(2) | floor extension | Program.load | Program.load / floor | C / floor |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for policy in _policy_names(results):
+        cells = []
+        for key in ("c-raw", "floor", "seccompx-program"):
+            impl = _impl(results, key)
+            summary = None if impl is None else impl["summaries"].get(policy, {}).get("load")
+            cells.append(_cell(summary))
+        program = _ratio(
+            _median(results, "seccompx-program", policy, "load"),
+            _median(results, "floor", policy, "load"),
+        )
+        c_raw = _ratio(
+            _median(results, "c-raw", policy, "load"),
+            _median(results, "floor", policy, "load"),
+        )
+        lines.append(
+            f"| {policy} | {' | '.join(cells)} | "
+            f"{'–' if program is None else f'{program:.2f}'} | "
+            f"{'–' if c_raw is None else f'{c_raw:.2f}'} |"
+        )
+    lines += [
+        "",
+        "Minor page faults per sample beyond those of an empty child, median:",
+        "",
+        "| policy | C, raw seccomp(2) | floor extension | Program.load |",
+        "| --- | --- | --- | --- |",
+    ]
+    for policy in _policy_names(results):
+        cells = []
+        for key in ("c-raw", "floor", "seccompx-program"):
+            impl = _impl(results, key)
+            summary = None if impl is None else impl["summaries"].get(policy, {}).get("faults")
+            cells.append(_faults(summary))
+        lines.append(f"| {policy} | {' | '.join(cells)} |")
+    missing = [
+        impl for impl in results["implementations"]
+        if impl["kind"] == "loader" and impl["unavailable"]
+    ]
+    lines.append("")
+    for impl in missing:
+        lines += [f"{impl['label']}: not available: {impl['unavailable']}", ""]
+    return lines
+
+
+def _breakdown(results: Dict[str, Any]) -> List[str]:
+    report = results["breakdown"]
+    lines = [
+        "## seccompx stages",
+        "",
+        f"From `{report['command']}`: {report['samples']} samples per stage. "
+        "*compile* is `Filter.compile()` (libseccomp generates the BPF); "
+        "*precompiled-load* is `Program.load` of a program compiled in the "
+        "parent. Median (10th–90th percentile) in µs.",
+        "",
+        "| policy | rules | BPF instructions | build | compile | load | build+load | precompiled-load |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for target in report["targets"]:
+        stages = target["stages"]
+        cells = [
+            _cell(stages[stage])
+            for stage in ("build", "compile", "load", "build+load", "precompiled-load")
+        ]
+        lines.append(
+            f"| {target['name']} | {target['rules']} | {target['instructions']} | "
+            + " | ".join(cells) + " |"
+        )
+    lines.append("")
+    return lines + _syscall_cost(report, results.get("bpf_runs", []))
+
+
+def _syscall_cost(report: Dict[str, Any], bpf_runs: List[Dict[str, Any]]) -> List[str]:
+    syscall = report["syscall"]
+    lines = [
+        "## Cost per syscall",
+        "",
+        f"A C loop calls `{syscall['name']}` {syscall['iterations']:,} times "
+        "per sample, before and after the filter is loaded in the same "
+        f"child, in {syscall['chunks']} equal chunks; the fastest chunk gives the "
+        "sample, so that a chunk in which the child was preempted does not "
+        "count. Nanoseconds per call, median (10th–90th percentile).",
+        "",
+        "| policy | without filter | with filter | added by the filter |",
+        "| --- | --- | --- | --- |",
+    ]
+    added = []
+    for target in report["targets"]:
+        cost = target["syscall_cost"]
+        lines.append(
+            f"| {target['name']} | {_cell(cost['unfiltered'])} | "
+            f"{_cell(cost['filtered'])} | {_cell(cost['overhead'])} |"
+        )
+        if cost["rule_added"]:
+            added.append(target["name"])
+    lines.append("")
+    if added:
+        lines += [
+            f"The {', '.join(added)} policy does not allow `{syscall['name']}`, "
+            "so this stage adds one ALLOW rule for it.",
+            "",
+        ]
+    lines += [
+        "Since Linux 5.11 the kernel remembers, per filter, the syscalls that "
+        "the filter allows whatever their arguments, and skips running the "
+        "BPF program for them. An unconditionally allowed syscall therefore "
+        "costs about the same under a small and a large filter; a syscall "
+        "with argument rules, or one the filter denies, runs the program.",
+        "",
+    ]
+    return lines + _bpf_runs(bpf_runs)
+
+
+def _bpf_runs(bpf_runs: List[Dict[str, Any]]) -> List[str]:
+    if not bpf_runs:
+        return []
+    first = bpf_runs[0]
+    lines = [
+        f"`personality(0xffffffff)` only queries, and the large policies "
+        "allow it through argument rules, so the kernel runs their program "
+        f"for every call. From `{first['command']}` and the same for "
+        f"large-tree, {first['syscall']['iterations']:,} calls per sample:",
+        "",
+        "| policy | BPF instructions | without filter | with filter | added by the filter |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for run in bpf_runs:
+        for target in run["targets"]:
+            cost = target["syscall_cost"]
+            lines.append(
+                f"| {target['name']} | {target['instructions']} | "
+                f"{_cell(cost['unfiltered'])} | {_cell(cost['filtered'])} | "
+                f"{_cell(cost['overhead'])} |"
+            )
+    return lines + [""]
+
+
+def _imports(results: Dict[str, Any]) -> List[str]:
+    imports = results["import"]
+    total = imports["cumulative_us"]
+    lines = [
+        "## `import seccompx`",
+        "",
+        f"`{imports['command']}`, {imports['runs']} runs: cumulative "
+        f"{total['median'] / 1000:.1f} ms median "
+        f"({total['p10'] / 1000:.1f}–{total['p90'] / 1000:.1f} ms), "
+        f"{imports['module_count']} modules imported that the interpreter "
+        "had not loaded at start-up. Bytecode is cached, as after an "
+        "install. The modules with the largest own (self) time, with the "
+        "cumulative time of each module and what it imports, medians in µs:",
+        "",
+        "| module | self | cumulative |",
+        "| --- | --- | --- |",
+    ]
+    lines += [
+        f"| `{name}` | {own:,.0f} | {total:,.0f} |"
+        for name, own, total in imports["top_modules_us"]
+    ]
+    return lines + [""]
+
+
+def _sandbox(results: Dict[str, Any]) -> List[str]:
+    sandbox = results.get("sandbox")
+    if sandbox is None:
+        return []
+    lines = [
+        "## sandbox.spawn",
+        "",
+        f"From `{sandbox['command']}` (exit status {sandbox['exit_code']}); "
+        "benchmarks/bench_sandbox.py describes the cases.",
+        "",
+    ]
+    data = sandbox.get("json")
+    if isinstance(data, dict) and isinstance(data.get("markdown"), str):
+        lines += data["markdown"].strip().splitlines()
+    else:
+        lines += ["```text", *(sandbox["output"].splitlines() or ["(no output)"]), "```"]
+    if sandbox["errors"]:
+        lines += ["", "Its standard error:", "", "```text", *sandbox["errors"].splitlines(), "```"]
+    return lines + [""]
+
+
+def _reading() -> List[str]:
+    return [
+        "## Why Python trails C in a fresh child",
+        "",
+        "A forked child shares its parent's memory copy-on-write. Its first "
+        "write to a page makes the kernel copy that page, and its first use "
+        "of a page of code maps it; each is a minor page fault. A C program "
+        "touches few pages to build a filter: its heap is small and "
+        "libseccomp's allocations lie close together. A Python child touches "
+        "many more. Every object whose reference count changes is written, "
+        "and libseccomp's many small allocations are served from the free "
+        "lists of the interpreter's large, fragmented heap, so they land on "
+        "different shared pages. The same libseccomp calls therefore cost "
+        "more faults in a Python process than in a C one, whichever binding "
+        "makes them; compare the page-fault columns with the times.",
+        "",
+        "`Program.load` avoids most of this: compile the filter once in the "
+        "parent with `Filter.compile()`, and load the program in each child "
+        "with one call, which neither allocates nor calls libseccomp.",
+        "",
+    ]
+
+
+def _method(results: Dict[str, Any]) -> List[str]:
+    lines = [
+        "## Method",
+        "",
+        "- Every sample runs in a freshly forked child, because a loaded "
+        "filter cannot be removed. The child times its work with a "
+        "monotonic clock, sends the numbers to the parent on a pipe and "
+        "exits.",
+        "- Before sampling, each implementation builds and exports every "
+        "policy once in the parent. The first `seccomp_init` of a process "
+        "probes the kernel's seccomp support; the warm-up keeps that probe "
+        "out of the samples, for C and Python alike.",
+        f"- The {results['samples']} samples per implementation and policy "
+        f"are split into {results['rounds']} rounds, and the implementations "
+        "take turns within each round.",
+        "- Every implementation gets the same rules, from "
+        "`seccompx.bench`, and sets the same attributes as `seccompx.Filter`: "
+        "bad-architecture action KILL_PROCESS, no_new_privs, and thread sync "
+        "(TSYNC) where the kernel supports it. The C program uses syscall "
+        "numbers resolved at generation time, as `SCMP_SYS()` does; the "
+        "Python bindings pass names. Rule data, such as comparison objects, "
+        "is prepared outside the timed region.",
+        "- Python peers: pyseccomp (ctypes, from PyPI) in the same virtual "
+        "environment, and libseccomp's own Cython module (Debian's "
+        "python3-seccomp) under /usr/bin/python3, the only interpreter it "
+        "is built for.",
+        "",
+        "| policy | rules | description |",
+        "| --- | --- | --- |",
+    ]
+    for policy in results["policies"]:
+        dropped = (
+            f" ({len(policy['dropped'])} listed names that this architecture "
+            "lacks were dropped)" if policy["dropped"] else ""
+        )
+        lines.append(f"| {policy['name']} | {policy['rules']} | {policy['description']}{dropped} |")
+    lines.append("")
+    lines += ["| implementation | version |", "| --- | --- |"]
+    for impl in results["implementations"]:
+        version = impl["version"] or "–"
+        if impl["key"] == "c-libseccomp":
+            version = f"libseccomp {results['machine']['libseccomp']}"
+        if impl["unavailable"]:
+            version = f"not available: {impl['unavailable']}"
+        lines.append(f"| {impl['label']} | {version} |")
+    return lines + [""]
+
+
+def render_page(results: Dict[str, Any]) -> str:
+    """Return the whole Markdown page."""
+    lines = [
+        "# Benchmarks",
+        "",
+        "<!-- Generated by benchmarks/run.py; edit that script, not this "
+        "page. -->",
+        "",
+        "How long it takes to build a seccomp filter and load it into the "
+        "kernel, with seccompx and with the alternatives, on one machine. "
+        "The page was produced by:",
+        "",
+        "```sh",
+        results["command"],
+        "```",
+        "",
+        "`make bench` runs the same command.",
+        "",
+    ]
+    lines += _machine(results)
+    lines += _targets(results)
+    lines += _builders(results)
+    lines += _loaders(results)
+    lines += _breakdown(results)
+    lines += _imports(results)
+    lines += _sandbox(results)
+    lines += _reading()
+    lines += _method(results)
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,104 @@
+/*
+ * Installing a program: prctl(PR_SET_NO_NEW_PRIVS) and seccomp(2).
+ *
+ * This is the fast path of seccompx.Program.load().  Between parsing the
+ * arguments and building the result it makes only the two system calls:
+ * no allocation, no Python API, no libseccomp.  Failures are turned into
+ * LoadError by seccompx.program._load_error(), which has the messages.
+ */
+#include "bpf.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SECCOMP_FILTER_FLAG_TSYNC_ESRCH
+#define SECCOMP_FILTER_FLAG_TSYNC_ESRCH (1UL << 4)
+#endif
+#ifndef SECCOMP_FILTER_FLAG_NEW_LISTENER
+#define SECCOMP_FILTER_FLAG_NEW_LISTENER (1UL << 3)
+#endif
+
+/* Stages, as in the module's STAGE_* constants. */
+enum { STAGE_NO_NEW_PRIVS = 1, STAGE_SECCOMP = 2, STAGE_TSYNC = 3 };
+
+/* Call seccompx.program._load_error(stage, errno, thread, program, flags)
+ * and raise what it returns.  Returns NULL. */
+static PyObject *
+raise_load_error(int stage, int err, long thread, PyObject *program,
+                 unsigned long flags)
+{
+    PyObject *factory_module, *exc;
+
+    factory_module = PyImport_ImportModule("seccompx.program");
+    if (factory_module == NULL)
+        return NULL;
+    exc = PyObject_CallMethod(factory_module, "_load_error", "iilOk", stage,
+                              err, thread, program, flags);
+    Py_DECREF(factory_module);
+    if (exc == NULL)
+        return NULL;
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+    return NULL;
+}
+
+static int
+flags_arg(PyObject *obj, unsigned long *flags)
+{
+    unsigned long value = PyLong_AsUnsignedLong(obj);
+
+    if (value == (unsigned long)-1 && PyErr_Occurred())
+        return -1;
+    *flags = value;
+    return 0;
+}
+
+PyObject *
+scx_bpf_load_py(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    scx_bpf_state *st = scx_bpf_get_state(module);
+    struct sock_fprog fprog;
+    const char *program;
+    unsigned long flags;
+    size_t count;
+    int no_new_privs, err;
+    long rc;
+
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError,
+                     "load() takes 3 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    if (scx_bpf_program_arg(st, args[0], &program, &count) < 0
+        || flags_arg(args[1], &flags) < 0)
+        return NULL;
+    no_new_privs = PyObject_IsTrue(args[2]);
+    if (no_new_privs < 0)
+        return NULL;
+    /* sock_fprog.len is an unsigned short: a longer program would reach
+     * the kernel truncated, so reject it here. */
+    if (count > USHRT_MAX)
+        return raise_load_error(STAGE_SECCOMP, EINVAL, 0, args[0], flags);
+    fprog.len = (unsigned short)count;
+    fprog.filter = (struct sock_filter *)program;
+
+    if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        err = errno;
+        return raise_load_error(STAGE_NO_NEW_PRIVS, err, 0, args[0], flags);
+    }
+    rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog);
+    err = errno;
+
+    if (rc < 0)
+        return raise_load_error(STAGE_SECCOMP, err, 0, args[0], flags);
+    /* With TSYNC alone, a positive result is the id of a thread that could
+     * not be synchronised, and nothing was installed. */
+    if (rc > 0 && (flags & SECCOMP_FILTER_FLAG_TSYNC)
+        && !(flags & (SECCOMP_FILTER_FLAG_TSYNC_ESRCH
+                      | SECCOMP_FILTER_FLAG_NEW_LISTENER)))
+        return raise_load_error(STAGE_TSYNC, ESRCH, rc, args[0], flags);
+    return PyLong_FromLong(rc);
+}

@@ -1,0 +1,912 @@
+/*
+ * Rules: parsing, the checks libseccomp does not make, and adding.
+ *
+ * A rule goes through three steps.  Parsing turns the Python objects into
+ * an scx_rule without the lock, because it may run Python code.  Checking,
+ * with the lock held, finds what libseccomp would accept but not enforce
+ * as written:
+ *
+ * - a syscall absent from an architecture of the filter, which libseccomp
+ *   gives a pseudo number that no real syscall has;
+ * - a comparison value above 32 bits on a 32-bit architecture, where
+ *   libseccomp compares only the low 32 bits;
+ * - two rules for one syscall with different actions where one rule's
+ *   comparisons are a subset of the other's, of which libseccomp keeps
+ *   only one, without an error in most cases;
+ * - a rule whose action is the default action (libseccomp's EACCES).
+ *
+ * Adding calls libseccomp and records the rule in the filter's store.
+ */
+#include "core.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What checking a batch found. */
+enum check_kind {
+    CHECK_OK = 0,
+    CHECK_DEFAULT,              /* action equals the default action */
+    CHECK_CONFLICT,             /* shadowed by or shadows another rule */
+    CHECK_UNTRANSLATABLE,       /* number unknown on the native arch */
+    CHECK_MISSING,              /* strict: syscall absent on an arch */
+    CHECK_TRUNCATED,            /* strict: value wider than 32 bits */
+};
+
+/* A rule of a batch, parsed but not added yet. */
+typedef struct {
+    PyObject *syscall;          /* borrowed; the caller keeps it alive */
+    scx_rule rule;
+    uint32_t missing;           /* bit i: arch i lacks the syscall */
+    uint32_t truncated;         /* bit i: arch i drops the high bits */
+} pending_rule;
+
+typedef struct {
+    int kind;
+    Py_ssize_t index;           /* the rule at fault */
+    Py_ssize_t other_index;     /* conflicting rule in the batch, or -1 */
+    scx_rule other;             /* the conflicting rule */
+    uint32_t default_action;
+    uint32_t arches[SCX_MAX_ARCHES];
+    int narches;
+    int warnings;               /* pending rules with missing/truncated */
+} check_result;
+
+int
+scx_parse_mode(scx_state *st, int mode)
+{
+    if (mode >= SCX_MISSING_WARN && mode <= SCX_MISSING_IGNORE)
+        return 0;
+    scx_raise(st->InvalidArgumentError, EINVAL,
+              "missing mode %d is invalid: use 0 (warn), 1 (raise) or 2 "
+              "(ignore)", mode);
+    return -1;
+}
+
+/* Parsing ---------------------------------------------------------------- */
+
+static int
+parse_u64(scx_state *st, PyObject *obj, unsigned int arg, const char *what,
+          uint64_t *out)
+{
+    unsigned long long value;
+
+    if (!PyLong_Check(obj) || PyBool_Check(obj)) {
+        PyErr_Format(PyExc_TypeError,
+                     "argument %u %s must be an int, not %.100s",
+                     arg, what, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    value = PyLong_AsUnsignedLongLong(obj);
+    if (value == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        scx_raise(st->InvalidArgumentError, EINVAL,
+                  "argument %u %s %R is outside 0..2**64-1; seccomp compares "
+                  "arguments as unsigned 64-bit values, so write a negative "
+                  "number in two's complement or compare with "
+                  "seccompx.Arg(%u, width=32)", arg, what, obj, arg);
+        return -1;
+    }
+    *out = (uint64_t)value;
+    return 0;
+}
+
+static int
+check_comparison_values(scx_state *st, const struct scmp_arg_cmp *cmp)
+{
+    char mask[24], value[24];
+
+    /* PyUnicode_FromFormat() has no %llx, so format the values here. */
+    snprintf(mask, sizeof(mask), "0x%llx", (unsigned long long)cmp->datum_a);
+    snprintf(value, sizeof(value), "0x%llx",
+             (unsigned long long)cmp->datum_b);
+    if (cmp->op == SCMP_CMP_MASKED_EQ
+        && (cmp->datum_b & ~cmp->datum_a) != 0) {
+        scx_raise(st->InvalidArgumentError, EINVAL,
+                  "masked_eq on argument %u can never match: value %s has "
+                  "bits outside mask %s", cmp->arg, value, mask);
+        return -1;
+    }
+    if (cmp->op != SCMP_CMP_MASKED_EQ && cmp->datum_b != 0) {
+        scx_raise(st->InvalidArgumentError, EINVAL,
+                  "comparison %d on argument %u takes one value, but a "
+                  "second (%s) was given; only masked_eq takes two",
+                  (int)cmp->op, cmp->arg, value);
+        return -1;
+    }
+    return 0;
+}
+
+/* Parse one (arg, op, datum_a, datum_b) tuple. */
+static int
+parse_comparison(scx_state *st, PyObject *item, struct scmp_arg_cmp *cmp)
+{
+    long arg, op;
+
+    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 4) {
+        PyErr_Format(PyExc_TypeError,
+                     "a comparison must be a seccompx.Comparison such as "
+                     "Arg(0) == 1, not %.100s", Py_TYPE(item)->tp_name);
+        return -1;
+    }
+    if (scx_parse_bounded(st, PyTuple_GET_ITEM(item, 0), "argument index",
+                          0, SCX_MAX_ARGS - 1, &arg) < 0)
+        return -1;
+    if (scx_parse_bounded(st, PyTuple_GET_ITEM(item, 1),
+                          "comparison operator", SCMP_CMP_NE,
+                          SCMP_CMP_MASKED_EQ, &op) < 0)
+        return -1;
+    cmp->arg = (unsigned int)arg;
+    cmp->op = (enum scmp_compare)op;
+    if (parse_u64(st, PyTuple_GET_ITEM(item, 2), cmp->arg,
+                  op == SCMP_CMP_MASKED_EQ ? "mask" : "value",
+                  &cmp->datum_a) < 0)
+        return -1;
+    if (parse_u64(st, PyTuple_GET_ITEM(item, 3), cmp->arg,
+                  op == SCMP_CMP_MASKED_EQ ? "value" : "second value",
+                  &cmp->datum_b) < 0)
+        return -1;
+    return check_comparison_values(st, cmp);
+}
+
+static int
+compare_by_arg(const void *a, const void *b)
+{
+    const struct scmp_arg_cmp *x = a, *y = b;
+
+    return (x->arg > y->arg) - (x->arg < y->arg);
+}
+
+/*
+ * Parse up to six comparisons, each on a different argument, from any
+ * iterable.  It is copied to a tuple first: a list could change under us
+ * while an item's conversion runs Python code.
+ */
+static int
+parse_comparisons(scx_state *st, PyObject *iterable, scx_rule *rule)
+{
+    PyObject *items;
+    Py_ssize_t n, i;
+    unsigned int seen = 0;
+
+    items = PySequence_Tuple(iterable);
+    if (items == NULL)
+        return -1;
+    n = PyTuple_GET_SIZE(items);
+    if (n > SCX_MAX_ARGS) {
+        scx_raise(st->InvalidArgumentError, EINVAL,
+                  "a rule takes at most 6 comparisons, one per syscall "
+                  "argument, but %zd were given", n);
+        goto error;
+    }
+    for (i = 0; i < n; i++) {
+        struct scmp_arg_cmp *cmp = &rule->cmps[i];
+
+        if (parse_comparison(st, PyTuple_GET_ITEM(items, i), cmp) < 0)
+            goto error;
+        if (seen & (1u << cmp->arg)) {
+            scx_raise(st->InvalidArgumentError, EINVAL,
+                      "argument %u is compared twice in one rule; "
+                      "libseccomp allows one comparison per argument, so "
+                      "add a second rule to match either value", cmp->arg);
+            goto error;
+        }
+        seen |= 1u << cmp->arg;
+    }
+    Py_DECREF(items);
+    rule->count = (unsigned int)n;
+    qsort(rule->cmps, rule->count, sizeof(rule->cmps[0]), compare_by_arg);
+    return 0;
+
+error:
+    Py_DECREF(items);
+    return -1;
+}
+
+static int
+parse_rule(scx_state *st, PyObject *action, PyObject *syscall,
+           PyObject *comparisons, int exact, pending_rule *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->syscall = syscall;
+    out->rule.exact = exact;
+    if (scx_check_action(st, action, &out->rule.action) < 0)
+        return -1;
+    if (scx_resolve_syscall(st, syscall, SCMP_ARCH_NATIVE, &out->rule.nr) < 0)
+        return -1;
+    if (comparisons != NULL && comparisons != Py_None
+        && parse_comparisons(st, comparisons, &out->rule) < 0)
+        return -1;
+    return 0;
+}
+
+/* Checks ----------------------------------------------------------------- */
+
+/* libseccomp's pseudo numbers for the calls multiplexed by socketcall(2)
+ * and ipc(2) (seccomp-syscalls.h: __PNR_socket is -101, __PNR_semop
+ * -201). */
+static int
+is_multiplexed(uint32_t arch, int nr)
+{
+    if (nr <= -101 && nr >= -199)
+        return seccomp_syscall_resolve_name_arch(arch, "socketcall") >= 0;
+    if (nr <= -201 && nr >= -299)
+        return seccomp_syscall_resolve_name_arch(arch, "ipc") >= 0;
+    return 0;
+}
+
+/*
+ * Whether a rule for native syscall nr never matches on arch.  libseccomp
+ * translates a rule's number to another architecture through its name on
+ * the native one; *untranslatable is set when nr has no native name.
+ * For syscalls that socketcall or ipc multiplex, libseccomp rewrites the
+ * rule, so those count as present.
+ */
+int
+scx_syscall_missing(uint32_t arch, int nr, int *untranslatable)
+{
+    uint32_t native = seccomp_arch_native();
+    char *name;
+    int number;
+
+    *untranslatable = 0;
+    if (arch == native)
+        number = nr;
+    else {
+        name = seccomp_syscall_resolve_num_arch(native, nr);
+        if (name == NULL) {
+            *untranslatable = 1;
+            return 1;
+        }
+        number = seccomp_syscall_resolve_name_arch(arch, name);
+        free(name);
+    }
+    return number < 0 && !is_multiplexed(arch, number);
+}
+
+/* Whether libseccomp would drop bits of a comparison on a 32-bit arch.
+ * A mask's high bits do not count: the high word of a 32-bit argument is
+ * zero, so they compare equal anyway. */
+int
+scx_rule_is_wide(const scx_rule *rule)
+{
+    unsigned int i;
+
+    for (i = 0; i < rule->count; i++) {
+        const struct scmp_arg_cmp *cmp = &rule->cmps[i];
+        uint64_t value = cmp->op == SCMP_CMP_MASKED_EQ ? cmp->datum_b
+                                                       : cmp->datum_a;
+
+        if (value > 0xffffffffULL)
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether every comparison of a is also one of b (both sorted by arg). */
+static int
+comparisons_subset(const scx_rule *a, const scx_rule *b)
+{
+    unsigned int i, j = 0;
+
+    for (i = 0; i < a->count; i++) {
+        const struct scmp_arg_cmp *x = &a->cmps[i];
+
+        while (j < b->count && b->cmps[j].arg < x->arg)
+            j++;
+        if (j == b->count || b->cmps[j].arg != x->arg
+            || b->cmps[j].op != x->op || b->cmps[j].datum_a != x->datum_a
+            || b->cmps[j].datum_b != x->datum_b)
+            return 0;
+    }
+    return 1;
+}
+
+static int
+rules_conflict(const scx_rule *a, const scx_rule *b)
+{
+    if (a->nr != b->nr || a->action == b->action)
+        return 0;
+    return comparisons_subset(a, b) || comparisons_subset(b, a);
+}
+
+static const scx_rule *
+find_conflict(const scx_rule *rules, Py_ssize_t n, const scx_rule *rule,
+              Py_ssize_t *index)
+{
+    Py_ssize_t i;
+
+    for (i = 0; i < n; i++) {
+        if (rules_conflict(&rules[i], rule)) {
+            *index = i;
+            return &rules[i];
+        }
+    }
+    return NULL;
+}
+
+/* Set the missing and truncated masks of one pending rule. */
+static int
+check_arches(scx_filter *self, pending_rule *p)
+{
+    int i, wide = scx_rule_is_wide(&p->rule), untranslatable;
+
+    p->missing = 0;
+    p->truncated = 0;
+    for (i = 0; i < self->narches; i++) {
+        uint32_t arch = self->arches[i];
+
+        if (scx_syscall_missing(arch, p->rule.nr, &untranslatable)) {
+            if (untranslatable)
+                return CHECK_UNTRANSLATABLE;
+            p->missing |= 1u << i;
+        }
+        if (wide && scx_arch_is_32bit(arch))
+            p->truncated |= 1u << i;
+    }
+    return CHECK_OK;
+}
+
+static int
+check_one(scx_filter *self, pending_rule *batch, Py_ssize_t index,
+          int mode, check_result *result)
+{
+    pending_rule *p = &batch[index];
+    const scx_rule *other;
+    Py_ssize_t other_index;
+    int kind;
+
+    if (p->rule.action == result->default_action)
+        return CHECK_DEFAULT;
+    other = find_conflict(self->rules, self->nrules, &p->rule, &other_index);
+    if (other != NULL) {
+        result->other = *other;
+        result->other_index = -1;
+        return CHECK_CONFLICT;
+    }
+    for (other_index = 0; other_index < index; other_index++) {
+        if (rules_conflict(&batch[other_index].rule, &p->rule)) {
+            result->other = batch[other_index].rule;
+            result->other_index = other_index;
+            return CHECK_CONFLICT;
+        }
+    }
+    kind = check_arches(self, p);
+    if (kind != CHECK_OK)
+        return kind;
+    if (mode == SCX_MISSING_RAISE && p->missing)
+        return CHECK_MISSING;
+    if (mode == SCX_MISSING_RAISE && p->truncated)
+        return CHECK_TRUNCATED;
+    if (mode == SCX_MISSING_WARN && (p->missing || p->truncated))
+        result->warnings++;
+    return CHECK_OK;
+}
+
+/* With the lock held: check every rule of a batch, stopping at the first
+ * that cannot be added.  Pure C, so it cannot re-enter the filter. */
+static int
+check_batch(scx_filter *self, pending_rule *batch, Py_ssize_t n, int mode,
+            check_result *result)
+{
+    Py_ssize_t i;
+
+    memset(result, 0, sizeof(*result));
+    memcpy(result->arches, self->arches, sizeof(self->arches));
+    result->narches = self->narches;
+    if (seccomp_attr_get(self->ctx, SCMP_FLTATR_ACT_DEFAULT,
+                         &result->default_action) < 0)
+        result->default_action = 0xffffffffU;   /* no valid action */
+    for (i = 0; i < n; i++) {
+        result->kind = check_one(self, batch, i, mode, result);
+        if (result->kind != CHECK_OK) {
+            result->index = i;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Messages --------------------------------------------------------------- */
+
+static void
+format_arches(const check_result *result, uint32_t mask, char *buffer,
+              size_t size)
+{
+    size_t used = 0;
+    int i;
+
+    buffer[0] = '\0';
+    for (i = 0; i < result->narches && used < size; i++) {
+        int written;
+
+        if (!(mask & (1u << i)))
+            continue;
+        written = snprintf(buffer + used, size - used, "%s%s",
+                           used ? ", " : "", scx_arch_name(result->arches[i]));
+        if (written < 0)
+            break;
+        used += (size_t)written;
+    }
+}
+
+static uint32_t
+first_arch(const check_result *result, uint32_t mask)
+{
+    int i;
+
+    for (i = 0; i < result->narches; i++)
+        if (mask & (1u << i))
+            return result->arches[i];
+    return seccomp_arch_native();
+}
+
+static PyObject *
+raise_conflict(scx_state *st, const pending_rule *p,
+               const check_result *result)
+{
+    char mine[256], theirs[256];
+
+    scx_format_rule(&p->rule, mine, sizeof(mine));
+    scx_format_rule(&result->other, theirs, sizeof(theirs));
+    if (result->other_index >= 0)
+        return scx_raise(st->InvalidArgumentError, EEXIST,
+                         "rule for %R (%s) conflicts with rules[%zd] for the "
+                         "same syscall (%s): one matches every call the other "
+                         "matches, and libseccomp would keep only one of "
+                         "them; use the same action or comparisons that do "
+                         "not contain each other", p->syscall, mine,
+                         result->other_index, theirs);
+    return scx_raise(st->InvalidArgumentError, EEXIST,
+                     "rule for %R (%s) conflicts with an earlier rule for "
+                     "the same syscall (%s): one matches every call the "
+                     "other matches, and libseccomp would keep only one of "
+                     "them; use the same action or comparisons that do not "
+                     "contain each other", p->syscall, mine, theirs);
+}
+
+static PyObject *
+raise_check_failure(scx_state *st, pending_rule *batch,
+                    const check_result *result)
+{
+    const pending_rule *p = &batch[result->index];
+    char action[32], arches[256];
+
+    scx_format_action(p->rule.action, action, sizeof(action));
+    switch (result->kind) {
+    case CHECK_DEFAULT:
+        return scx_raise(st->InvalidArgumentError, EACCES,
+                         "rule for %R has action %s, which is the filter's "
+                         "default action; libseccomp rejects rules that "
+                         "change nothing", p->syscall, action);
+    case CHECK_CONFLICT:
+        return raise_conflict(st, p, result);
+    case CHECK_UNTRANSLATABLE:
+        return scx_raise_unknown_syscall(
+            st, p->syscall, seccomp_arch_native(),
+            "syscall number %R has no name on %s, the native architecture, "
+            "so libseccomp cannot translate it for the other architectures "
+            "of the filter; give the syscall by name", p->syscall,
+            scx_arch_name(seccomp_arch_native()));
+    case CHECK_MISSING:
+        format_arches(result, p->missing, arches, sizeof(arches));
+        return scx_raise_unknown_syscall(
+            st, p->syscall, first_arch(result, p->missing),
+            "syscall %R does not exist on %s, so a rule for it would never "
+            "match there", p->syscall, arches);
+    default:
+        format_arches(result, p->truncated, arches, sizeof(arches));
+        return scx_raise(st->InvalidArgumentError, EINVAL,
+                         "rule for %R compares a value above 32 bits, but "
+                         "libseccomp compares only the low 32 bits on %s, "
+                         "so the rule would match other values there; use "
+                         "values below 2**32 or remove those architectures",
+                         p->syscall, arches);
+    }
+}
+
+/* Warn, without the lock, about rules that do not hold everywhere. */
+static int
+emit_warnings(scx_state *st, pending_rule *batch, Py_ssize_t n,
+              const check_result *result)
+{
+    char arches[256];
+    Py_ssize_t i;
+
+    for (i = 0; i < n; i++) {
+        pending_rule *p = &batch[i];
+
+        if (p->missing) {
+            format_arches(result, p->missing, arches, sizeof(arches));
+            if (PyErr_WarnFormat(st->UnmatchableRuleWarning, 2,
+                                 "syscall %R does not exist on %s; the rule "
+                                 "never matches there (pass strict=True to "
+                                 "raise instead)", p->syscall, arches) < 0)
+                return -1;
+        }
+        if (p->truncated) {
+            format_arches(result, p->truncated, arches, sizeof(arches));
+            if (PyErr_WarnFormat(st->TruncatedValueWarning, 2,
+                                 "rule for %R compares a value above 32 "
+                                 "bits, but libseccomp compares only the "
+                                 "low 32 bits on %s, so the rule matches "
+                                 "other values there (pass strict=True to "
+                                 "raise instead)", p->syscall, arches) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* Explain a libseccomp failure to add a rule; the checks above leave few. */
+static PyObject *
+raise_rule_error(scx_state *st, int rc, const pending_rule *p)
+{
+    char action[32];
+
+    scx_format_action(p->rule.action, action, sizeof(action));
+    switch (-rc) {
+    case EEXIST:
+        return scx_raise(st->InvalidArgumentError, EEXIST,
+                         "rule for %R conflicts with an existing rule for "
+                         "the same syscall and arguments with another "
+                         "action", p->syscall);
+    case EOPNOTSUPP:
+    case EDOM:
+        return scx_raise(st->UnsupportedError, EOPNOTSUPP,
+                         "rule for %R cannot be expressed exactly on every "
+                         "architecture of the filter (%s); use add_rule() "
+                         "instead of add_rule_exact()", p->syscall,
+                         strerror(-rc));
+    case EINVAL:
+        if (scx_action_api_level(p->rule.action) > seccomp_api_get())
+            return scx_raise(st->UnsupportedError, EOPNOTSUPP,
+                             "action %s needs libseccomp API level %u, but "
+                             "the level is %u: the kernel lacks the action "
+                             "or seccompx.set_api_level() lowered the level",
+                             action, scx_action_api_level(p->rule.action),
+                             seccomp_api_get());
+        if ((p->rule.action & SCX_KIND_MASK) == SCMP_ACT_NOTIFY)
+            return scx_raise(st->UnsupportedError, EOPNOTSUPP,
+                             "a NOTIFY rule for %R cannot be combined with "
+                             "tsync at libseccomp API level %u; the kernel "
+                             "must support SECCOMP_FILTER_FLAG_TSYNC_ESRCH "
+                             "(API level 6), or set tsync=False", p->syscall,
+                             seccomp_api_get());
+        return scx_raise(st->InvalidArgumentError, EINVAL,
+                         "libseccomp rejected the rule for %R (%s) as "
+                         "invalid (EINVAL)", p->syscall, action);
+    default:
+        return scx_raise_libseccomp(st, rc, "seccomp_rule_add()");
+    }
+}
+
+/* Adding ----------------------------------------------------------------- */
+
+int
+scx_reserve_rules(scx_filter *self, Py_ssize_t extra)
+{
+    Py_ssize_t wanted = self->nrules + extra, capacity;
+    scx_rule *rules;
+
+    if (wanted <= self->rules_capacity)
+        return 0;
+    capacity = self->rules_capacity ? self->rules_capacity : 16;
+    while (capacity < wanted) {
+        if (capacity > PY_SSIZE_T_MAX / 2 / (Py_ssize_t)sizeof(scx_rule))
+            return -1;
+        capacity *= 2;
+    }
+    rules = PyMem_Realloc(self->rules, (size_t)capacity * sizeof(scx_rule));
+    if (rules == NULL)
+        return -1;
+    self->rules = rules;
+    self->rules_capacity = capacity;
+    return 0;
+}
+
+static int
+add_to_context(scmp_filter_ctx ctx, const scx_rule *rule)
+{
+    if (rule->exact)
+        return seccomp_rule_add_exact_array(ctx, rule->action, rule->nr,
+                                            rule->count, rule->cmps);
+    return seccomp_rule_add_array(ctx, rule->action, rule->nr, rule->count,
+                                  rule->cmps);
+}
+
+static void
+store_rules(scx_filter *self, const pending_rule *batch, Py_ssize_t count)
+{
+    Py_ssize_t i;
+
+    for (i = 0; i < count; i++)
+        self->rules[self->nrules++] = batch[i].rule;
+    if (count > 0)
+        self->generation++;
+}
+
+/*
+ * With the lock held and the batch checked: add every rule.  Returns the
+ * number of rules added; *rc is 0 or the error of rule *failed (-1 for a
+ * failed commit).  With transactions (libseccomp 2.6) a failure adds
+ * nothing.  Without them the rules before the failure stay, and the
+ * filter is marked broken.  A single rule is all or nothing either way,
+ * because libseccomp undoes a rule that fails on one architecture.
+ */
+static Py_ssize_t
+add_checked(scx_filter *self, const pending_rule *batch, Py_ssize_t n,
+            int *rc, Py_ssize_t *failed)
+{
+    int transaction = n > 1 && scx_transactions_available()
+                      && scx_transaction_start(self->ctx) == 0;
+    Py_ssize_t i;
+
+    *rc = 0;
+    *failed = -1;
+    for (i = 0; i < n; i++) {
+        *rc = add_to_context(self->ctx, &batch[i].rule);
+        if (*rc < 0) {
+            *failed = i;
+            break;
+        }
+    }
+    if (!transaction) {
+        store_rules(self, batch, i);
+        if (*rc < 0 && i > 0)
+            self->broken = 1;
+        return i;
+    }
+    if (*rc < 0) {
+        scx_transaction_reject(self->ctx);
+        return 0;
+    }
+    *rc = scx_transaction_commit(self->ctx);
+    if (*rc < 0) {
+        /* NOTE: libseccomp 2.6 documents no state after a failed commit,
+         * so treat the batch as partial and make load() refuse it. */
+        self->broken = 1;
+        return 0;
+    }
+    store_rules(self, batch, n);
+    return n;
+}
+
+/*
+ * Check the batch, warning with the lock released.  Returns with the lock
+ * held and 0, or without it and -1 with an exception set.
+ *
+ * Warnings come before anything is added, so that a warning turned into an
+ * error adds nothing.  The batch is checked again after warning, because
+ * the warning machinery (or another thread) may have changed the filter;
+ * that second check can still fail, but it warns no more, so a handler
+ * that changes the filter every time cannot make the call loop.
+ */
+static int
+enter_checked(scx_filter *self, pending_rule *batch, Py_ssize_t n, int mode)
+{
+    scx_state *st = scx_filter_state(self);
+    check_result result;
+    int warned = 0;
+
+    for (;;) {
+        if (scx_enter(self) < 0)
+            return -1;
+        if (check_batch(self, batch, n, mode, &result) < 0) {
+            scx_unlock(self);
+            raise_check_failure(st, batch, &result);
+            return -1;
+        }
+        if (result.warnings == 0 || warned)
+            return 0;
+        scx_unlock(self);
+        if (emit_warnings(st, batch, n, &result) < 0)
+            return -1;
+        warned = 1;
+    }
+}
+
+/* Check and add a parsed batch.  Returns the number of rules added, or -1
+ * with an exception set. */
+static Py_ssize_t
+add_batch(scx_filter *self, pending_rule *batch, Py_ssize_t n, int mode)
+{
+    scx_state *st = scx_filter_state(self);
+    Py_ssize_t added, failed;
+    int rc, broken;
+
+    if (enter_checked(self, batch, n, mode) < 0)
+        return -1;
+    if (scx_reserve_rules(self, n) < 0) {
+        scx_unlock(self);
+        PyErr_NoMemory();
+        return -1;
+    }
+    added = add_checked(self, batch, n, &rc, &failed);
+    broken = self->broken;
+    scx_unlock(self);
+
+    if (rc == 0)
+        return added;
+    if (failed >= 0)
+        raise_rule_error(st, rc, &batch[failed]);
+    else
+        scx_raise_libseccomp(st, rc, "seccomp_transaction_commit()");
+    if (broken)
+        scx_chain_error(st->FilterStateError, EINVAL,
+                        "rules[%zd] failed after %zd rules were added, so "
+                        "the filter holds only part of the batch; reset() "
+                        "it before loading", failed, added);
+    return -1;
+}
+
+PyObject *
+scx_filter_add_rule(scx_filter *self, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"action", "syscall", "comparisons", "exact",
+                               "missing", NULL};
+    scx_state *st = scx_filter_state(self);
+    PyObject *action, *syscall, *comparisons = NULL;
+    int exact = 0, mode = SCX_MISSING_WARN;
+    pending_rule rule;
+    Py_ssize_t added;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|Opi:add_rule",
+                                     keywords, &action, &syscall,
+                                     &comparisons, &exact, &mode))
+        return NULL;
+    if (scx_parse_mode(st, mode) < 0)
+        return NULL;
+    if (parse_rule(st, action, syscall, comparisons, exact, &rule) < 0)
+        return NULL;
+    /* Messages and warnings use the syscall object after Python code
+     * ran; keep it alive whatever that code does. */
+    Py_INCREF(syscall);
+    added = add_batch(self, &rule, 1, mode);
+    Py_DECREF(syscall);
+    if (added < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static int
+parse_batch_item(scx_state *st, PyObject *item, Py_ssize_t index,
+                 int exact, pending_rule *out)
+{
+    Py_ssize_t size;
+
+    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < 2
+        || PyTuple_GET_SIZE(item) > 3) {
+        PyErr_Format(PyExc_TypeError,
+                     "rules[%zd] must be an (action, syscall[, "
+                     "comparisons]) tuple, not %.100s", index,
+                     Py_TYPE(item)->tp_name);
+        return -1;
+    }
+    size = PyTuple_GET_SIZE(item);
+    return parse_rule(st, PyTuple_GET_ITEM(item, 0),
+                      PyTuple_GET_ITEM(item, 1),
+                      size == 3 ? PyTuple_GET_ITEM(item, 2) : NULL, exact,
+                      out);
+}
+
+/*
+ * Add many rules in one call: an iterable of (action, syscall[,
+ * comparisons]) tuples.  Every rule is parsed and checked before the
+ * first is added, so bad input adds nothing.
+ */
+PyObject *
+scx_filter_add_rules(scx_filter *self, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"rules", "exact", "missing", NULL};
+    scx_state *st = scx_filter_state(self);
+    PyObject *rules, *items;
+    pending_rule *batch = NULL;
+    Py_ssize_t i, n, added = -1;
+    int exact = 0, mode = SCX_MISSING_WARN;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|pi:add_rules",
+                                     keywords, &rules, &exact, &mode))
+        return NULL;
+    if (scx_parse_mode(st, mode) < 0)
+        return NULL;
+    /* A tuple copy: the items stay alive and in place while Python code
+     * runs during parsing and warnings. */
+    items = PySequence_Tuple(rules);
+    if (items == NULL)
+        return NULL;
+    n = PyTuple_GET_SIZE(items);
+    batch = PyMem_Calloc(n ? (size_t)n : 1, sizeof(pending_rule));
+    if (batch == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        if (parse_batch_item(st, PyTuple_GET_ITEM(items, i), i, exact,
+                             &batch[i]) < 0)
+            goto done;
+    }
+    added = add_batch(self, batch, n, mode);
+
+done:
+    PyMem_Free(batch);
+    Py_DECREF(items);
+    if (added < 0)
+        return NULL;
+    return PyLong_FromSsize_t(added);
+}
+
+/* Priorities ------------------------------------------------------------- */
+
+static int
+reserve_priority(scx_filter *self)
+{
+    Py_ssize_t capacity;
+    scx_priority *priorities;
+
+    if (self->npriorities < self->priorities_capacity)
+        return 0;
+    capacity = self->priorities_capacity ? self->priorities_capacity * 2 : 8;
+    priorities = PyMem_Realloc(self->priorities,
+                               (size_t)capacity * sizeof(scx_priority));
+    if (priorities == NULL)
+        return -1;
+    self->priorities = priorities;
+    self->priorities_capacity = capacity;
+    return 0;
+}
+
+static void
+store_priority(scx_filter *self, int nr, uint8_t priority)
+{
+    Py_ssize_t i;
+
+    for (i = 0; i < self->npriorities; i++) {
+        if (self->priorities[i].nr == nr) {
+            self->priorities[i].priority = priority;
+            return;
+        }
+    }
+    self->priorities[self->npriorities].nr = nr;
+    self->priorities[self->npriorities].priority = priority;
+    self->npriorities++;
+}
+
+PyObject *
+scx_filter_syscall_priority(scx_filter *self, PyObject *args)
+{
+    scx_state *st = scx_filter_state(self);
+    PyObject *syscall, *priority_obj;
+    long priority;
+    int nr, rc;
+
+    if (!PyArg_ParseTuple(args, "OO:syscall_priority", &syscall,
+                          &priority_obj))
+        return NULL;
+    if (scx_resolve_syscall(st, syscall, SCMP_ARCH_NATIVE, &nr) < 0)
+        return NULL;
+    if (scx_parse_bounded(st, priority_obj, "priority", 0, 255,
+                          &priority) < 0)
+        return NULL;
+    if (scx_enter(self) < 0)
+        return NULL;
+    if (reserve_priority(self) < 0) {
+        scx_unlock(self);
+        return PyErr_NoMemory();
+    }
+    rc = seccomp_syscall_priority(self->ctx, nr, (uint8_t)priority);
+    if (rc == 0)
+        store_priority(self, nr, (uint8_t)priority);
+    scx_unlock(self);
+
+    if (rc == -EFAULT || rc == -EDOM)
+        return scx_raise_unknown_syscall(
+            st, syscall, seccomp_arch_native(),
+            "cannot set a priority for syscall %R: libseccomp cannot "
+            "translate it to every architecture of the filter (%s)",
+            syscall, strerror(-rc));
+    if (rc < 0)
+        return scx_raise_libseccomp(st, rc, "seccomp_syscall_priority()");
+    Py_RETURN_NONE;
+}

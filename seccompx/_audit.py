@@ -1,0 +1,357 @@
+"""Common weaknesses of seccomp programs, found by reading every path.
+
+Each check works on the facts of :func:`seccompx._bpfcode.analyze`, and
+the checks that depend on the default action run the program on probe
+syscalls with the extension's interpreter.  A check reports a path only
+when the program lets it reach a return of ALLOW or LOG: a weakness that
+ends in KILL or ERRNO costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
+
+from . import _bpf
+from . import _bpfcode as code
+from ._bpfcode import Facts, Flow
+from ._errors import ProgramError, SeccompError
+from ._types import Arch
+
+if TYPE_CHECKING:
+    from .program import Program
+
+__all__ = ["Finding", "audit_program"]
+
+HIGH = "high"
+MEDIUM = "medium"
+LOW = "low"
+_SEVERITY_ORDER = {HIGH: 0, MEDIUM: 1, LOW: 2}
+
+# Call numbers of socketcall(2) (SYS_SOCKET ... in linux/net.h) and ipc(2)
+# (SEMOP ... in linux/ipc.h) for the syscalls they multiplex.
+SOCKETCALL_CALLS = {
+    "socket": 1,
+    "bind": 2,
+    "connect": 3,
+    "listen": 4,
+    "accept": 5,
+    "getsockname": 6,
+    "getpeername": 7,
+    "socketpair": 8,
+    "send": 9,
+    "recv": 10,
+    "sendto": 11,
+    "recvfrom": 12,
+    "shutdown": 13,
+    "setsockopt": 14,
+    "getsockopt": 15,
+    "sendmsg": 16,
+    "recvmsg": 17,
+    "accept4": 18,
+    "recvmmsg": 19,
+    "sendmmsg": 20,
+}
+IPC_CALLS = {
+    "semop": 1,
+    "semget": 2,
+    "semctl": 3,
+    "semtimedop": 4,
+    "msgsnd": 11,
+    "msgrcv": 12,
+    "msgget": 13,
+    "msgctl": 14,
+    "shmat": 21,
+    "shmdt": 22,
+    "shmget": 23,
+    "shmctl": 24,
+}
+
+# Syscalls that few filters name, run to find the default action.
+_PROBE_SYSCALLS = (
+    "getppid",
+    "getpgrp",
+    "times",
+    "sysinfo",
+    "umask",
+    "getpriority",
+    "sched_yield",
+    "getrusage",
+    "uname",
+    "getcwd",
+    "alarm",
+    "pause",
+)
+_PROBES_PER_ARCH = 3
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One weakness found by :meth:`seccompx.Program.audit`.
+
+    ``severity`` is ``"high"``, ``"medium"`` or ``"low"``.  ``code`` is a
+    short stable identifier such as ``"no-x32-guard"``.  ``index`` is the
+    instruction the finding points at, or None when it concerns the whole
+    program.
+    """
+
+    severity: str
+    code: str
+    message: str
+    index: Optional[int]
+
+    def __str__(self) -> str:
+        where = "" if self.index is None else f" at instruction {self.index}"
+        return f"{self.severity}: {self.code}{where}: {self.message}"
+
+
+def _arch_name(token: Optional[int]) -> str:
+    if token is None:
+        return "any architecture"
+    try:
+        return Arch(token).libseccomp_name
+    except ValueError:
+        return f"arch {token:#x}"
+
+
+def _return_values(flow: Flow, index: int) -> List[Tuple[Facts, int]]:
+    """The return values each route to a return instruction may produce."""
+    insn = flow.instructions[index]
+    result = []
+    for facts in flow.facts[index]:
+        if insn.code == code.RET | code.RVAL_K:
+            result.append((facts, insn.k))
+        elif insn.code == code.RET | code.RVAL_A and facts.a and facts.a[0] == "const":
+            result.append((facts, facts.a[1]))
+    return result
+
+
+def _allowing_returns(flow: Flow) -> List[Tuple[int, Facts, int]]:
+    found = []
+    for index in range(len(flow.instructions)):
+        if flow.instructions[index].cls != code.RET:
+            continue
+        for facts, value in _return_values(flow, index):
+            if code.is_allowing(value):
+                found.append((index, facts, value))
+    return found
+
+
+class _Auditor:
+    def __init__(self, program: "Program", flow: Flow) -> None:
+        self.program = program
+        self.flow = flow
+        self.findings: List[Finding] = []
+        self.allowing = _allowing_returns(flow)
+        self.valid = program.is_valid
+
+    def add(self, severity: str, kind: str, message: str, index: Optional[int]) -> None:
+        self.findings.append(Finding(severity, kind, message, index))
+
+    def run(
+        self, raw: bytes, nr: int, token: int, first_arg: int = 0
+    ) -> Tuple[int, int]:
+        """Run the program for syscall nr with args (first_arg, 0, ...)."""
+        value, index = _bpf.run(raw, nr, token, 0, (first_arg, 0, 0, 0, 0, 0))
+        return value, index
+
+    # Checks ----------------------------------------------------------------
+
+    def check_invalid(self) -> None:
+        try:
+            self.program.validate()
+        except ProgramError as error:
+            self.add(
+                HIGH,
+                "invalid-program",
+                f"the kernel would reject the program: {error}",
+                error.index,
+            )
+
+    def check_arch(self) -> None:
+        for index, insn in enumerate(self.flow.instructions):
+            if insn.code != code.LD_W_ABS or insn.k == code.OFFSET_ARCH:
+                continue
+            if any(not f.arch.checked for f in self.flow.facts[index]):
+                field = code.data_field(insn.k) or f"offset {insn.k}"
+                self.add(
+                    HIGH,
+                    "no-arch-check",
+                    f"{field} is read before any "
+                    "check of seccomp_data.arch: syscall numbers differ "
+                    "between architectures, so a process can reach other "
+                    "syscalls through another architecture's entry point "
+                    "(such as int 0x80 on x86_64)",
+                    index,
+                )
+                return
+
+    def check_foreign(self) -> None:
+        for index, facts, value in self.allowing:
+            if facts.arch.token is None and facts.arch.checked:
+                excluded = ", ".join(sorted(_arch_name(t) for t in facts.arch.excluded))
+                self.add(
+                    HIGH,
+                    "foreign-arch-allowed",
+                    f"syscalls from "
+                    f"architectures other than {excluded} reach "
+                    f"{code.action_name(value)}: make the action for "
+                    "unknown architectures KILL_PROCESS",
+                    index,
+                )
+                return
+
+    def check_x32(self) -> None:
+        for index, facts, value in self.allowing:
+            if (
+                facts.arch.token == Arch.X86_64
+                and facts.may_be_x32()
+                and facts.may_be_native()
+            ):
+                self.add(
+                    HIGH,
+                    "no-x32-guard",
+                    "x32 syscalls (numbers with bit "
+                    f"30 set) reach {code.action_name(value)} through the "
+                    "rules for x86_64 numbers: reject sys_number >= "
+                    "0x40000000 on x86_64 unless the filter covers x32",
+                    index,
+                )
+                return
+
+    def probe_arches(self) -> List[Arch]:
+        arches = list(self.program.arches)
+        return arches if arches else [Arch.native()]
+
+    def compared_numbers(self) -> Set[int]:
+        numbers = set()
+        for index, insn in enumerate(self.flow.instructions):
+            if insn.code == code.JMP | code.JEQ and any(
+                f.a == ("data", code.OFFSET_NR) for f in self.flow.facts[index]
+            ):
+                numbers.add(insn.k)
+        return numbers
+
+    def check_default(self) -> None:
+        from ._filter import resolve_syscall
+
+        compared = self.compared_numbers()
+        raw = bytes(self.program)
+        for arch in self.probe_arches():
+            token = int(Arch.X86_64) if arch is Arch.X32 else int(arch)
+            tried = 0
+            for name in _PROBE_SYSCALLS:
+                try:
+                    nr = resolve_syscall(name, arch)
+                except SeccompError:
+                    continue
+                if nr in compared:
+                    continue
+                value, index = self.run(raw, nr, token)
+                if code.is_allowing(value):
+                    self.add(
+                        MEDIUM,
+                        "default-allow",
+                        f"syscalls that no rule "
+                        f"names are allowed on {arch} ({name} reaches "
+                        f"{code.action_name(value)}): the filter is a "
+                        "denylist, which lets through every syscall it "
+                        "does not know, including new ones",
+                        index,
+                    )
+                    break
+                tried += 1
+                if tried == _PROBES_PER_ARCH:
+                    break
+
+    def checked_syscalls(self) -> Dict[Tuple[int, int], int]:
+        """Map (arch token, nr) to the first instruction that reads an
+        argument of that syscall on a path where both are fixed."""
+        found: Dict[Tuple[int, int], int] = {}
+        for index, insn in enumerate(self.flow.instructions):
+            if insn.code != code.LD_W_ABS or insn.k < 16:
+                continue
+            for facts in self.flow.facts[index]:
+                token = facts.arch.token
+                if token is not None and facts.nr_low == facts.nr_high:
+                    found.setdefault((token, facts.nr_low), index)
+        return found
+
+    def check_multiplexers(self) -> None:
+        from ._disasm import _syscall_name
+        from ._filter import resolve_syscall
+
+        raw = bytes(self.program)
+        reported = set()
+        for (token, nr), checked_at in sorted(self.checked_syscalls().items()):
+            name = _syscall_name(nr, token) if token in set(Arch) else None
+            if name in SOCKETCALL_CALLS:
+                multiplexer, call = "socketcall", SOCKETCALL_CALLS[name]
+            elif name in IPC_CALLS:
+                multiplexer, call = "ipc", IPC_CALLS[name]
+            else:
+                continue
+            try:
+                multiplexer_nr = resolve_syscall(multiplexer, Arch(token))
+            except SeccompError:
+                continue
+            value, index = self.run(raw, multiplexer_nr, token, call)
+            if code.is_allowing(value) and (token, name) not in reported:
+                reported.add((token, name))
+                self.add(
+                    HIGH,
+                    "multiplexer-bypass",
+                    f"on {_arch_name(token)} "
+                    f"the filter checks the arguments of {name} (at "
+                    f"instruction {checked_at}), but {multiplexer}("
+                    f"{call}, ...) reaches {code.action_name(value)}, and "
+                    f"{multiplexer} passes those arguments in memory, "
+                    "where a filter cannot read them: deny "
+                    f"{multiplexer} or drop the argument checks",
+                    index,
+                )
+
+    def check_unreachable(self) -> None:
+        seen = code.reachable(self.flow.instructions)
+        index = 0
+        while index < len(seen):
+            if seen[index]:
+                index += 1
+                continue
+            end = index
+            while end + 1 < len(seen) and not seen[end + 1]:
+                end += 1
+            which = (
+                f"instruction {index} is"
+                if end == index
+                else f"instructions {index} to {end} are"
+            )
+            self.add(
+                LOW,
+                "unreachable",
+                f"{which} unreachable: no jump or fall-through leads there",
+                index,
+            )
+            index = end + 1
+
+    def audit(self) -> List[Finding]:
+        self.check_invalid()
+        self.check_arch()
+        self.check_foreign()
+        self.check_x32()
+        if self.valid:
+            self.check_default()
+            self.check_multiplexers()
+        self.check_unreachable()
+        return sorted(
+            self.findings,
+            key=lambda f: (
+                _SEVERITY_ORDER[f.severity],
+                -1 if f.index is None else f.index,
+            ),
+        )
+
+
+def audit_program(program: "Program", flow: Flow) -> List[Finding]:
+    """Run every check on ``program``; see :meth:`seccompx.Program.audit`."""
+    return _Auditor(program, flow).audit()

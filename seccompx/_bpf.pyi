@@ -1,0 +1,27 @@
+"""Type stub for the seccompx._bpf extension module (csrc/bpf/)."""
+
+from typing import List, Tuple
+
+MAX_INSNS: int
+MEMWORDS: int
+SECCOMP_DATA_SIZE: int
+FLAG_TSYNC: int
+FLAG_LOG: int
+FLAG_SPEC_ALLOW: int
+FLAG_NEW_LISTENER: int
+FLAG_TSYNC_ESRCH: int
+FLAG_WAIT_KILLABLE_RECV: int
+STAGE_NO_NEW_PRIVS: int
+STAGE_SECCOMP: int
+STAGE_TSYNC: int
+
+def check(program: bytes) -> None: ...
+def run(
+    program: bytes,
+    nr: int,
+    arch: int,
+    instruction_pointer: int,
+    args: Tuple[int, int, int, int, int, int],
+) -> Tuple[int, int]: ...
+def load(program: bytes, flags: int, no_new_privs: bool) -> int: ...
+def get_filters(pid: int) -> List[bytes]: ...

@@ -1,0 +1,454 @@
+"""Seccomp profiles in the OCI and Docker JSON formats, read and written.
+
+:func:`build_filter` builds a :class:`seccompx.Filter` from the ``linux.seccomp``
+object of the OCI runtime specification, with Docker's extensions
+(``archMap``, the old single ``name``, ``comment``, and ``includes`` and
+``excludes`` by capability, architecture and kernel version).  It follows
+runc where runc defines a behaviour; docs/profiles.md lists every rule and
+the few places where seccompx differs.  :func:`dump` writes a filter back
+as an OCI profile.
+
+Use them through :meth:`seccompx.Filter.from_profile` and
+:meth:`seccompx.Filter.to_profile`.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import json
+import os
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+)
+
+from . import _core
+from . import groups as _groups
+from ._actions import ERRNO, KILL_PROCESS, KILL_THREAD, Action, ActionKind
+from ._errors import FilterStateError, InvalidArgumentError, ProfileError, SeccompError
+from ._profile_reader import (
+    _ACTION_NAMES,
+    _FLAG_LOG,
+    _FLAG_SPEC_ALLOW,
+    _FLAG_TSYNC,
+    _OP_NAMES,
+    CAPABILITIES,
+    ExcludedEntry,
+    ProfileReport,
+    SkippedName,
+    _libseccomp_label,
+    _make_context,
+    _Profile,
+    _Reader,
+    _Rule,
+    _want_object,
+)
+from ._types import Arch, Comparison, Op
+
+if TYPE_CHECKING:
+    from ._filter import Filter
+
+__all__ = [
+    "CAPABILITIES",
+    "ENOSYS_HEADROOM",
+    "ENOSYS_MAX_RULES",
+    "ExcludedEntry",
+    "ProfileReport",
+    "SkippedName",
+    "build_filter",
+    "dump",
+    "parse_json",
+    "read_file",
+]
+
+# The report classes live with the reader that fills them; they are
+# documented and pickled as members of this module.
+for _cls in (ExcludedEntry, ProfileReport, SkippedName):
+    _cls.__module__ = __name__
+del _cls
+
+FilterT = TypeVar("FilterT", bound="Filter")
+ProfileSource = Union[str, "os.PathLike[str]", Mapping[str, Any]]
+
+
+# The ENOSYS stub covers native syscall numbers up to this many above the
+# highest number the running libseccomp has a name for, so that it also
+# covers syscalls added to the kernel after that libseccomp was released.
+ENOSYS_HEADROOM = 128
+# The stub never adds more rules than this, to bound the filter's size.
+ENOSYS_MAX_RULES = 1024
+_ARM_PRIVATE_BASE = 0x0F0000
+
+
+# Reading JSON -------------------------------------------------------------
+
+
+def parse_json(text: Union[str, bytes], source: str = "<profile>") -> Any:
+    """Decode profile JSON text; raise ProfileError naming the bad spot."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ProfileError(
+            f"{source} is not valid JSON: {error.msg} at line {error.lineno} "
+            f"column {error.colno}"
+        ) from None
+    except (UnicodeDecodeError, RecursionError) as error:
+        raise ProfileError(f"{source} is not valid JSON: {error}") from None
+
+
+def read_file(path: Union[str, "os.PathLike[str]"]) -> Any:
+    """Read and decode a profile file; raise ProfileError if that fails."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except OSError as error:
+        raise ProfileError(
+            f"cannot read profile {os.fspath(path)!r}: "
+            f"{error.strerror or error}"
+        ) from error
+    return parse_json(data, os.fspath(path))
+
+
+# Rule sets ----------------------------------------------------------------
+
+
+def _normalize_rules(
+    rules: Sequence[_Rule], warn: Callable[[str, str], None]
+) -> List[_Rule]:
+    """Drop rules that libseccomp could not keep, and sort the rest.
+
+    Take two rules for a syscall with different actions, where the
+    conditions of one include all conditions of the other (a rule without
+    conditions is included in every rule).  libseccomp keeps one of them,
+    depending on the order they arrive in, and Filter rejects the pair.
+    This keeps the rule with fewer conditions, as libseccomp does when
+    that one comes first, and reports the other.  Of two rules without
+    conditions the first one in the profile wins, and equal conditions
+    raise ProfileError naming both entries.  The sort makes the filter
+    independent of the order of the entries.
+    """
+    by_syscall: Dict[str, List[_Rule]] = {}
+    for rule in rules:
+        by_syscall.setdefault(rule.syscall, []).append(rule)
+
+    kept: List[_Rule] = []
+    for syscall, group in by_syscall.items():
+        chosen: List[_Rule] = []
+        # sorted() is stable, so rules with as many conditions keep their
+        # order in the profile.
+        for rule in sorted(group, key=lambda item: len(item.comparisons)):
+            if _keep_rule(syscall, rule, chosen, warn):
+                chosen.append(rule)
+        kept.extend(chosen)
+    kept.sort(key=_Rule.sort_key)
+    return kept
+
+
+def _keep_rule(
+    syscall: str,
+    rule: _Rule,
+    chosen: Sequence[_Rule],
+    warn: Callable[[str, str], None],
+) -> bool:
+    conditions = set(rule.comparisons)
+    for other in chosen:
+        if other.comparisons == rule.comparisons and other.action == rule.action:
+            return False
+        if other.action == rule.action or not set(other.comparisons) <= conditions:
+            continue
+        if other.comparisons == rule.comparisons and rule.comparisons:
+            raise ProfileError(
+                f"{syscall} with the same argument conditions gets "
+                f"{other.action!r} from {other.path} and {rule.action!r} "
+                "here; give one action",
+                rule.path,
+            )
+        if other.comparisons:
+            cause = f"{other.path} gives it {other.action!r} for every call this rule matches"
+        else:
+            cause = f"{other.path} gives it {other.action!r} without conditions"
+        warn(rule.path, f"the rule for {syscall} never applies, because {cause}")
+        return False
+    return True
+
+
+def _enosys_range(profile: _Profile, base: Arch) -> Optional[Tuple[int, int]]:
+    if not profile.native_numbers:
+        return None
+    highest = max(profile.native_numbers)
+    # Leave out the numbers outside an ABI's main table, ARM's private
+    # syscalls from 0xf0000 and x32's 0x40000000 bit, or the range would
+    # span hundreds of thousands of numbers.
+    table = [
+        number
+        for number in _groups.syscall_table(int(base)).values()
+        if number < _ARM_PRIVATE_BASE
+    ]
+    last = max([highest] + table) + ENOSYS_HEADROOM
+    return highest + 1, min(last, highest + ENOSYS_MAX_RULES)
+
+
+def _enosys_blocker(profile: _Profile, base: Arch) -> Optional[str]:
+    default = profile.default
+    if default.kind in (ActionKind.ALLOW, ActionKind.LOG, ActionKind.TRACE):
+        return f"the default action {default!r} already lets syscalls run"
+    if default == ERRNO(_errno.ENOSYS):
+        return "the default action already answers ENOSYS"
+    if base is not Arch.native():
+        return (
+            f"the filter's main architecture {base} is not the native one, "
+            "and libseccomp takes syscall numbers as native numbers"
+        )
+    if not profile.native_numbers:
+        return f"the profile names no syscall that exists on {base}"
+    return None
+
+
+# Building the filter ------------------------------------------------------
+
+
+def build_filter(
+    cls: Type[FilterT],
+    source: ProfileSource,
+    *,
+    capabilities: Optional[Iterable[Union[str, int]]] = None,
+    kernel_version: Union[str, Sequence[int], None] = None,
+    strict: bool = False,
+    enosys_for_unknown: bool = False,
+    arch: Union[Arch, str, int, None] = None,
+    bad_arch: Action = KILL_PROCESS,
+    no_new_privs: bool = True,
+    optimize: Optional[int] = None,
+) -> FilterT:
+    """Build a ``cls`` filter from a profile; see Filter.from_profile."""
+    mapping, label, prefix = _open_source(source)
+    context = _make_context(arch, capabilities, kernel_version)
+    report = ProfileReport(source=label, default_action=KILL_THREAD)
+    reader = _Reader(report, context, strict, prefix)
+    profile = reader.read(mapping)
+    rules = _normalize_rules(profile.rules, reader.warn)
+
+    enosys: Optional[Tuple[int, int]] = None
+    if enosys_for_unknown:
+        blocker = _enosys_blocker(profile, context.arch)
+        if blocker is None:
+            enosys = _enosys_range(profile, context.arch)
+        else:
+            report.warnings.append(f"enosys_for_unknown not applied: {blocker}")
+
+    options: Dict[str, Any] = dict(
+        bad_arch=bad_arch,
+        no_new_privs=no_new_privs,
+        tsync=profile.tsync,
+        log=profile.log,
+        ssb=profile.ssb,
+        optimize=optimize,
+    )
+    filter = _build_filter(cls, profile, rules, enosys, options)
+    report.rules = len(rules)
+    report.syscalls = len({rule.syscall for rule in rules})
+    report.enosys = enosys
+    filter.profile_report = report
+    return filter
+
+
+def _open_source(source: ProfileSource) -> Tuple[Mapping[str, Any], str, str]:
+    if isinstance(source, (str, os.PathLike)):
+        label = os.fspath(source)
+        data = read_file(source)
+    elif isinstance(source, (Mapping, list, tuple, int, float)) or source is None:
+        # Parsed JSON: anything but an object is reported as a bad profile.
+        label = "<mapping>"
+        data = source
+    else:
+        raise TypeError(
+            "a profile must be a path or a mapping (parsed JSON), not "
+            f"{type(source).__name__}"
+        )
+    mapping = _want_object(data, "")
+    if "defaultAction" not in mapping and isinstance(mapping.get("linux"), Mapping):
+        # A whole OCI config.json: use its linux.seccomp object.
+        seccomp = mapping["linux"].get("seccomp")
+        if seccomp is None:
+            raise ProfileError(
+                "this OCI config has no linux.seccomp object", "linux.seccomp"
+            )
+        return _want_object(seccomp, "linux.seccomp"), label, "linux.seccomp."
+    return mapping, label, ""
+
+
+def _build_filter(
+    cls: Type[FilterT],
+    profile: _Profile,
+    rules: List[_Rule],
+    enosys: Optional[Tuple[int, int]],
+    options: Dict[str, Any],
+) -> FilterT:
+    batch = [(rule.action.value, rule.syscall, rule.comparisons) for rule in rules]
+    stub: List[Tuple[int, int, Tuple[Comparison, ...]]] = []
+    if enosys is not None:
+        value = ERRNO(_errno.ENOSYS).value
+        stub = [(value, number, ()) for number in range(enosys[0], enosys[1] + 1)]
+
+    main_arches = profile.arches if not stub else profile.arches[:1]
+    other_arches = profile.arches[len(main_arches):]
+    filter = cls(profile.default, arches=main_arches, **options)
+    other: Optional[FilterT] = None
+    try:
+        # The stub's numbered rules may only reach the native architecture,
+        # so they go into a filter of its own that the rest is merged into.
+        _add_batch(filter, stub + batch, rules, len(stub))
+        if other_arches:
+            other = cls(profile.default, arches=other_arches, **options)
+            _add_batch(other, batch, rules, 0)
+            filter.merge(other)
+    except BaseException:
+        filter.close()
+        if other is not None:
+            other.close()
+        raise
+    filter._rules = list(batch)
+    return filter
+
+
+def _add_batch(
+    filter: "Filter", batch: List[Tuple[Any, ...]], rules: List[_Rule], offset: int
+) -> None:
+    from ._filter import _MISSING_IGNORE
+
+    try:
+        filter._add_rules(batch, missing=_MISSING_IGNORE)
+    except SeccompError as error:
+        index, cause = _find_failing_rule(filter, batch)
+        if index is None or index < offset:
+            raise ProfileError(f"libseccomp rejected the profile's rules: {error}") from error
+        rule = rules[index - offset]
+        raise ProfileError(
+            f"libseccomp rejected the rule for {rule.syscall}: {cause}", rule.path
+        ) from error
+
+
+def _find_failing_rule(
+    filter: "Filter", batch: List[Tuple[Any, ...]]
+) -> Tuple[Optional[int], str]:
+    """Replay ``batch`` one rule at a time on a scratch filter."""
+    from ._filter import _MISSING_IGNORE
+
+    scratch = type(filter)(filter.default_action, arches=filter.arches)
+    try:
+        for index, item in enumerate(batch):
+            try:
+                scratch._add_rules([item], missing=_MISSING_IGNORE)
+            except SeccompError as error:
+                return index, str(error)
+    finally:
+        scratch.close()
+    return None, ""
+
+
+# Writing ------------------------------------------------------------------
+
+
+def dump(filter: "Filter") -> Dict[str, Any]:
+    """Return ``filter`` as an OCI seccomp profile (a JSON-ready dict)."""
+    recorded = filter._rules
+    if recorded is None:
+        raise FilterStateError(
+            "cannot write a profile for a filter made by merge(): its rules "
+            "differ between architectures, which a profile cannot express; "
+            "build one filter with all the rules instead",
+            _errno.EINVAL,
+        )
+    profile: Dict[str, Any] = {}
+    default = filter.default_action
+    profile["defaultAction"] = _ACTION_NAMES[default.kind]
+    if default.kind in (ActionKind.ERRNO, ActionKind.TRACE):
+        profile["defaultErrnoRet"] = default.data
+    profile["architectures"] = ["SCMP_ARCH_" + arch.name for arch in filter.arches]
+    flags = _filter_flags(filter)
+    if flags:
+        profile["flags"] = flags
+    report = filter.profile_report
+    if report is not None and report.listener_path is not None:
+        profile["listenerPath"] = report.listener_path
+        if report.listener_metadata is not None:
+            profile["listenerMetadata"] = report.listener_metadata
+    profile["syscalls"] = _entries(_recorded_rules(recorded))
+    return profile
+
+
+def _filter_flags(filter: "Filter") -> List[str]:
+    flags = []
+    if filter.tsync:
+        flags.append(_FLAG_TSYNC)
+    if filter.log:
+        flags.append(_FLAG_LOG)
+    if filter.ssb:
+        flags.append(_FLAG_SPEC_ALLOW)
+    return flags
+
+
+def _recorded_rules(recorded: Sequence[Tuple[Any, ...]]) -> List[_Rule]:
+    rules = []
+    for position, item in enumerate(recorded):
+        action = Action.from_raw(int(item[0]))
+        syscall = item[1]
+        if not isinstance(syscall, str):
+            name = _core.resolve_number(int(syscall), 0)
+            if name is None:
+                raise InvalidArgumentError(
+                    f"rule {position} names syscall number {syscall}, which "
+                    f"has no name in {_libseccomp_label()}, so a profile "
+                    "cannot express it"
+                )
+            syscall = name
+        comparisons = tuple(
+            sorted(
+                Comparison(int(c[0]), Op(c[1]), int(c[2]), int(c[3]))
+                for c in (item[2] if len(item) > 2 and item[2] else ())
+            )
+        )
+        rules.append(_Rule(action, syscall, comparisons, f"rule {position}"))
+
+    def ignore(path: str, message: str) -> None:
+        return None
+
+    return _normalize_rules(rules, ignore)
+
+
+def _entries(rules: Sequence[_Rule]) -> List[Dict[str, Any]]:
+    grouped: Dict[Tuple[int, Tuple[Comparison, ...]], List[str]] = {}
+    for rule in rules:
+        names = grouped.setdefault((rule.action.value, rule.comparisons), [])
+        if rule.syscall not in names:
+            names.append(rule.syscall)
+    entries = []
+    for (value, comparisons), names in grouped.items():
+        action = Action.from_raw(value)
+        entry: Dict[str, Any] = {"names": names, "action": _ACTION_NAMES[action.kind]}
+        if action.kind in (ActionKind.ERRNO, ActionKind.TRACE):
+            entry["errnoRet"] = action.data
+        if comparisons:
+            entry["args"] = [_arg(cmp) for cmp in comparisons]
+        entries.append(entry)
+    return entries
+
+
+def _arg(cmp: Comparison) -> Dict[str, Any]:
+    return {
+        "index": cmp.arg,
+        "value": cmp.datum_a,
+        "valueTwo": cmp.datum_b,
+        "op": _OP_NAMES[Op(cmp.op)],
+    }

@@ -1,0 +1,311 @@
+"""Load failures name their cause, with and without libseccomp's
+raw-return-code attribute.
+
+libseccomp folds most kernel errors from seccomp_load() into ECANCELED
+unless the raw-return-code attribute is set.  seccompx sets it, and falls
+back to errno when a caller turns it off; every case runs both ways.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import threading
+import warnings
+
+import pytest
+
+import seccompx
+from seccompx import ALLOW, ERRNO, NOTIFY, Arg, Filter, LoadError
+from childproc import report, run_in_child
+
+CAP_SYS_ADMIN = 21
+PR_CAPBSET_DROP = 24
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+RAW_RC = pytest.mark.parametrize("raw_rc", [True, False], ids=["raw_rc", "ecanceled"])
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+def _drop_cap_sys_admin() -> None:
+    """Drop CAP_SYS_ADMIN from the bounding, effective and permitted sets."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+    header = _CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    if libc.capget(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capget")
+    data[0].effective &= ~(1 << CAP_SYS_ADMIN)
+    data[0].permitted &= ~(1 << CAP_SYS_ADMIN)
+    if libc.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
+
+
+def _load_and_report(out: int, f: Filter, raw_rc: bool) -> int:
+    f.raw_rc = raw_rc
+    try:
+        f.load()
+    except LoadError as error:
+        report(out, f"{error.reason}|{error.errno}|{error.thread}|{error}")
+        return 0
+    report(out, "loaded")
+    return 1
+
+
+def _parse(result) -> tuple:
+    assert result.exitcode == 0, result
+    reason, err, thread, message = result.text.strip().split("|", 3)
+    return reason, int(err), thread, message
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop privileges")
+
+
+@needs_root
+@RAW_RC
+def test_no_new_privs_off_as_unprivileged_user(raw_rc):
+    def body(out: int) -> int:
+        os.setgid(65534)
+        os.setuid(65534)
+        f = Filter(default=ALLOW, no_new_privs=False)
+        f.add_rule(ERRNO(1), "getppid")
+        return _load_and_report(out, f, raw_rc)
+
+    reason, err, _, message = _parse(run_in_child(body))
+    assert reason == "no_new_privs"
+    assert err == errno.EACCES
+    assert "CAP_SYS_ADMIN" in message
+
+
+@needs_root
+@RAW_RC
+def test_no_new_privs_off_without_cap_sys_admin(raw_rc):
+    def body(out: int) -> int:
+        _drop_cap_sys_admin()
+        f = Filter(default=ALLOW, no_new_privs=False)
+        f.add_rule(ERRNO(1), "getppid")
+        return _load_and_report(out, f, raw_rc)
+
+    reason, err, _, message = _parse(run_in_child(body))
+    assert reason == "no_new_privs"
+    assert err == errno.EACCES
+    assert "no_new_privs is off" in message
+
+
+@needs_root
+def test_no_new_privs_off_with_cap_sys_admin_loads():
+    def body(out: int) -> int:
+        f = Filter(default=ALLOW, no_new_privs=False)
+        f.add_rule(ERRNO(errno.EDOM), "getppid")
+        f.load()
+        with open("/proc/self/status") as status:
+            report(out, [line for line in status if line.startswith("NoNewPrivs")][0])
+        return 0
+
+    result = run_in_child(body)
+    assert result.exitcode == 0, result
+    assert result.text.split() == ["NoNewPrivs:", "0"]
+
+
+@RAW_RC
+def test_too_many_instructions_says_how_many(raw_rc):
+    def body(out: int) -> int:
+        f = Filter(default=ALLOW)
+        for value in range(1200):
+            f.add_rule(ERRNO(1), "getppid", Arg(0) == (value << 33 | value))
+        return _load_and_report(out, f, raw_rc)
+
+    reason, err, _, message = _parse(run_in_child(body))
+    assert reason == "too_large"
+    assert err == errno.EINVAL
+    count = int(message.split("compiles to ")[1].split()[0])
+    assert count > seccompx.MAX_INSTRUCTIONS
+    assert "limit of 4096" in message
+
+
+def test_too_many_stacked_instructions():
+    def body(out: int) -> int:
+        # Each filter stays under 4096 instructions; the kernel counts all
+        # filters of the task together against 32768.
+        for number in range(12):
+            f = Filter(default=ALLOW)
+            f.add_rules(
+                (ERRNO(1), "getppid", [Arg(0) == (value << 33 | value + number)])
+                for value in range(900)
+            )
+            report(out, f"size {f.instruction_count()}")
+            try:
+                f.load()
+            except LoadError as error:
+                report(out, f"{error.reason}|{error.errno}|{number}|{error}")
+                return 0
+        return 1
+
+    result = run_in_child(body, timeout=60)
+    assert result.exitcode == 0, result
+    last = result.text.strip().splitlines()[-1]
+    reason, err, number, message = last.split("|", 3)
+    assert reason == "too_large"
+    assert int(err) == errno.ENOMEM
+    assert int(number) >= 7
+    assert "32768" in message
+
+
+@RAW_RC
+def test_tsync_conflict_names_thread(raw_rc):
+    def body(out: int) -> int:
+        loaded = threading.Event()
+        finish = threading.Event()
+        native_ids = []
+
+        def other_thread() -> None:
+            own = Filter(default=ALLOW, tsync=False)
+            own.add_rule(ERRNO(errno.EDOM), "getppid")
+            own.load()
+            native_ids.append(threading.get_native_id())
+            loaded.set()
+            finish.wait(10)
+
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        loaded.wait(10)
+        f = Filter(default=ALLOW, tsync=True)
+        f.add_rule(ERRNO(errno.EPERM), "getpid")
+        code = _load_and_report(out, f, raw_rc)
+        report(out, f"other {native_ids[0]}")
+        finish.set()
+        thread.join()
+        return code
+
+    result = run_in_child(body)
+    assert result.exitcode == 0, result
+    first, second = result.text.strip().splitlines()
+    reason, err, thread, message = first.split("|", 3)
+    other = second.split()[1]
+    assert reason == "tsync"
+    assert err == str(errno.ESRCH)
+    assert thread == other
+    assert f"thread {other}" in message
+
+
+def test_tsync_without_conflict_syncs_every_thread():
+    getppid = seccompx.resolve_syscall("getppid")
+
+    def body(out: int) -> int:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        started = threading.Event()
+        finish = threading.Event()
+        errors = []
+
+        def other_thread() -> None:
+            started.set()
+            finish.wait(10)
+            ctypes.set_errno(0)
+            libc.syscall(ctypes.c_long(getppid))
+            errors.append(ctypes.get_errno())
+
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        started.wait(10)
+        f = Filter(default=ALLOW, tsync=True)
+        f.add_rule(ERRNO(errno.EDOM), "getppid")
+        f.load()
+        finish.set()
+        thread.join()
+        report(out, str(errors[0]))
+        return 0
+
+    result = run_in_child(body)
+    assert result.exitcode == 0, result
+    assert int(result.text) == errno.EDOM
+
+
+def test_rejected_flag_names_flags():
+    # The running kernel accepts every flag libseccomp 2.5 sets, so the
+    # kernel's EINVAL for a flag is fed to the mapping directly.
+    f = Filter(default=ALLOW, log=True)
+    f.add_rule(ERRNO(1), "getppid")
+    error = f._load_error(errno.EINVAL)
+    assert isinstance(error, LoadError)
+    assert error.reason == "flag"
+    assert "tsync=" in str(error)
+    assert "log=True" in str(error)
+    f.close()
+
+
+def test_other_kernel_error_is_named():
+    f = Filter(default=ALLOW)
+    error = f._load_error(errno.EFAULT)
+    assert error.reason == "kernel"
+    assert os.strerror(errno.EFAULT) in str(error)
+    f.close()
+
+
+def test_notify_with_tsync_needs_api_level_6():
+    def body(out: int) -> int:
+        seccompx.set_api_level(5)
+        f = Filter(default=ALLOW, tsync=True)
+        try:
+            f.add_rule(NOTIFY, "getppid")
+        except seccompx.UnsupportedError as error:
+            report(out, str(error))
+        return 0
+
+    result = run_in_child(body)
+    assert result.exitcode == 0, result
+    assert "tsync" in result.text
+    assert "API level 5" in result.text
+
+
+@pytest.mark.parametrize(
+    "level,action,needed",
+    [(2, seccompx.KILL_PROCESS, 3), (2, seccompx.LOG, 3), (4, NOTIFY, 5)],
+)
+def test_action_beyond_api_level_rejected(level, action, needed):
+    def body(out: int) -> int:
+        seccompx.set_api_level(level)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            f = Filter(default=ALLOW, tsync=False)
+        for attempt in (lambda: f.add_rule(action, "getppid"),
+                        lambda: Filter(default=action, tsync=False)):
+            try:
+                attempt()
+            except seccompx.UnsupportedError as error:
+                report(out, str(error))
+        return 0
+
+    result = run_in_child(body)
+    assert result.exitcode == 0, result
+    lines = result.text.strip().splitlines()
+    assert len(lines) == 2, result
+    for line in lines:
+        assert repr(action) in line
+        assert f"API level {needed}" in line
+        assert f"the level is {level}" in line
+
+
+def test_api_level_below_3_keeps_a_bad_arch_kill():
+    def body(out: int) -> int:
+        seccompx.set_api_level(2)
+        f = Filter(default=ALLOW)
+        report(out, repr(f.bad_arch_action))
+        return 0
+
+    result = run_in_child(body)
+    assert result.exitcode == 0, result
+    assert result.text.strip() == "KILL_THREAD"

@@ -1,0 +1,49 @@
+"""The package and the examples pass ``mypy --strict``; the stubs match.
+
+Skipped when mypy is not installed (``make test`` installs it).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# The compiled extensions and their stubs (seccompx/<name>.pyi).
+EXTENSIONS = ("_core", "_bpf", "_notify", "_sandbox", "_bench")
+
+
+def run_mypy(module: str, *args: str, cache: Path) -> subprocess.CompletedProcess[str]:
+    pytest.importorskip("mypy")
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"MYPY_CACHE_DIR": str(cache), "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_py_typed_marker() -> None:
+    assert (ROOT / "seccompx" / "py.typed").is_file()
+
+
+@pytest.mark.parametrize("name", EXTENSIONS)
+def test_extension_has_stub(name: str) -> None:
+    assert (ROOT / "seccompx" / f"{name}.pyi").is_file()
+
+
+def test_mypy_strict(tmp_path: Path) -> None:
+    result = run_mypy("mypy", "--strict", "seccompx", "examples", cache=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_stubs_match_extensions(tmp_path: Path) -> None:
+    """stubtest imports each extension and compares it with its stub."""
+    modules = [f"seccompx.{name}" for name in EXTENSIONS]
+    result = run_mypy("mypy.stubtest", *modules, cache=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
