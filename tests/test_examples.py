@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import seccompx
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SCRIPTS = sorted(EXAMPLES.glob("*.py"))
 
@@ -18,17 +20,19 @@ def test_examples_exist():
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda path: path.name)
-def test_example_runs(script):
+def test_example_runs(script, tmp_path):
+    # Import the seccompx this suite tests (the tree or an installed
+    # wheel), not whatever the script's folder would put first.
     env = dict(os.environ)
-    root = str(EXAMPLES.parent)
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    package_root = os.path.dirname(os.path.dirname(seccompx.__file__))
+    env["PYTHONPATH"] = package_root + os.pathsep + env.get("PYTHONPATH", "")
     result = subprocess.run(
         [sys.executable, str(script)],
         capture_output=True,
         text=True,
         timeout=120,
         env=env,
-        cwd=root,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, (
         f"{script.name} exited {result.returncode}\n"
