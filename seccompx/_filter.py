@@ -724,7 +724,10 @@ class Filter(_core.Context):
         """
         from .profile import dump
 
-        return dump(self)
+        profile = dump(self)
+        # A profile is an export: the filter's rules went somewhere.
+        self._converted = True
+        return profile
 
     # Lifecycle -------------------------------------------------------------
 
@@ -734,6 +737,7 @@ class Filter(_core.Context):
             and self.rule_count
             and not self.loaded
             and not self.exported
+            and not getattr(self, "_converted", False)
         ):
             warnings.warn(
                 f"{self!r} has {self.rule_count} rules but was released "

@@ -830,6 +830,10 @@ def test_empty_or_exported_filter_does_not_warn():
         f.add_rule(ERRNO(1), "getppid")
         f.export_pfc()
         del f
+        converted = Filter(default=ALLOW)
+        converted.add_rule(ERRNO(1), "getppid")
+        converted.to_profile()
+        del converted
 
 
 def test_filter_does_not_pickle():
