@@ -293,9 +293,10 @@ def _syscall_cost(report: Dict[str, Any], bpf_runs: List[Dict[str, Any]]) -> Lis
         "",
         f"A C loop calls `{syscall['name']}` {syscall['iterations']:,} times "
         "per sample, before and after the filter is loaded in the same "
-        f"child, in {syscall['chunks']} equal chunks; the fastest chunk gives the "
-        "sample, so that a chunk in which the child was preempted does not "
-        "count. Nanoseconds per call, median (10th–90th percentile).",
+        f"child. It runs in {syscall['chunks']} equal chunks, and the fastest "
+        "chunk gives the sample, so that a chunk in which the child was "
+        "preempted does not count. Nanoseconds per call, median (10th–90th "
+        "percentile).",
         "",
         "| policy | without filter | with filter | added by the filter |",
         "| --- | --- | --- | --- |",

@@ -265,6 +265,15 @@ def sample_c(impl: Implementation, build: str, policy: str, samples: int, flags:
     impl.samples.setdefault(policy, []).extend(rows)
 
 
+def debian_version(package: str) -> Optional[str]:
+    """Return the installed version of a Debian package, or None."""
+    try:
+        result = run_command(["dpkg-query", "-W", "-f=${Version}", package])
+    except OSError:
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
 def sample_python(impl: Implementation, samples: int) -> None:
     command = impl.command + ["--samples", str(samples)]
     result = run_command(command)
@@ -274,7 +283,11 @@ def sample_python(impl: Implementation, samples: int) -> None:
     if result.returncode != 0:
         raise SystemExit(f"run.py: {shlex.join(command)} failed:\n{result.stderr}")
     output = json.loads(result.stdout)
-    impl.version = f"{output['version']} (Python {output['python']})".strip()
+    version = output["version"]
+    if impl.key == "libseccomp-python" and version == "unknown":
+        # The module has no __version__; its Debian package has one.
+        version = f"python3-seccomp {debian_version('python3-seccomp') or 'unknown'}"
+    impl.version = f"{version} (Python {output['python']})".strip()
     for policy, rows in output["samples"].items():
         impl.samples.setdefault(policy, []).extend(tuple(row) for row in rows)
 

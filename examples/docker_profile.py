@@ -123,7 +123,7 @@ def main(argv: List[str]) -> int:
         print("the child did not finish normally", file=sys.stderr)
         return 1
     if builtin and outcome != "chroot failed: EPERM":
-        print("the built-in profile should refuse chroot", file=sys.stderr)
+        print("the built-in profile should fail chroot with EPERM", file=sys.stderr)
         return 1
     return 0
 

@@ -29,7 +29,7 @@ def allowlist() -> Program:
 
 
 def naive_denylist() -> Program:
-    """A hand-written denylist that checks neither arch nor x32 numbers."""
+    """Build a hand-written denylist that checks neither arch nor x32 numbers."""
     # (code, jt, jf, k) records of struct sock_filter.  59 is execve on
     # x86_64, but oldolduname through the i386 entry point.
     instructions = [

@@ -63,10 +63,12 @@ class Reader:
     def number(self) -> int:
         kind = self.byte() % 4
         if kind == 0:
-            return self.pick(INTERESTING)
+            return int(self.pick(INTERESTING))
         if kind == 1:
             return self.byte()
-        value = int.from_bytes(bytes(self.byte() for _ in range(8)), "little")
+        value = 0
+        for _ in range(8):
+            value = value << 8 | self.byte()
         return value if kind == 2 else -value
 
     def junk(self) -> Any:
@@ -178,12 +180,12 @@ def run_input(data: bytes) -> None:
 
 
 def main(argv: List[str]) -> None:
-    import atheris
+    import atheris  # type: ignore[import-untyped]
 
-    # Coverage comes from the Python code (this decoder and seccompx's
-    # modules); the C extension is built without libFuzzer's
-    # instrumentation, so its crashes are found but its branches do not
-    # guide the search.
+    # Coverage comes from the Python code: this decoder and seccompx's
+    # modules.  The C extension is built without libFuzzer's
+    # instrumentation, so the fuzzer finds its crashes, but its branches do
+    # not guide the search.
     atheris.instrument_all()
     atheris.Setup(argv, run_input)
     atheris.Fuzz()

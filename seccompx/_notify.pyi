@@ -1,6 +1,9 @@
 """Type stub of the seccompx._notify extension (seccomp user notifications)."""
 
-from typing import List, Optional, Tuple
+import sys
+from typing import Any, Final, List, Optional, Tuple, final
+
+from _typeshed import structseq
 
 FLAG_CONTINUE: int
 ADDFD_FLAG_SETFD: int
@@ -11,7 +14,20 @@ RESP_STRUCT_SIZE: int
 DATA_STRUCT_SIZE: int
 SENDMSG_NR: int
 
-class Notification(Tuple[int, int, int, int, int, int, Tuple[int, ...]]):
+@final
+class Notification(
+    structseq[Any], Tuple[int, int, int, int, int, int, Tuple[int, ...]]
+):
+    if sys.version_info >= (3, 10):
+        __match_args__: Final = (
+            "id",
+            "pid",
+            "flags",
+            "nr",
+            "arch",
+            "instruction_pointer",
+            "args",
+        )
     @property
     def id(self) -> int: ...
     @property

@@ -1,4 +1,4 @@
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union, final
 
 FLAG_TSYNC: int
 FLAG_LOG: int
@@ -43,6 +43,7 @@ def spawn(
     exec_check: Optional[Tuple[int, int]],
 ) -> Tuple[int, int, int, int]: ...
 
+@final
 class Reporter:
     def __init__(self) -> None: ...
     def install(self) -> None: ...

@@ -5,8 +5,8 @@ A profile reaches a pod in one of two ways:
 * As a file on every node, under the kubelet's seccomp directory
   (:data:`KUBELET_SECCOMP_ROOT`, ``/var/lib/kubelet/seccomp`` by default).
   The pod names it with ``securityContext.seccompProfile`` of type
-  ``Localhost`` and a ``localhostProfile`` relative to that directory;
-  the kubelet passes the path to the container runtime, which reads the
+  ``Localhost`` and a ``localhostProfile`` relative to that directory.
+  The kubelet passes the path to the container runtime, which reads the
   file.  :func:`runtime_profile` checks a profile for this use,
   :func:`write_localhost_profile` installs it and :func:`security_context`
   builds the pod's field.
@@ -65,13 +65,18 @@ __all__ = [
 
 ProfileLike = Union["Filter", Mapping[str, Any]]
 
-# The kubelet's default root directory is /var/lib/kubelet; its --root-dir
-# option moves this directory with it.
 KUBELET_SECCOMP_ROOT = "/var/lib/kubelet/seccomp"
+"""The kubelet's seccomp directory, below its default root directory
+/var/lib/kubelet; the kubelet's ``--root-dir`` option moves it."""
+
 SPO_API_VERSION = "security-profiles-operator.x-k8s.io/v1beta1"
+"""The ``apiVersion`` of the resources :func:`spo_resource` builds."""
+
 SPO_KIND = "SeccompProfile"
-# Where the operator installs profiles, relative to KUBELET_SECCOMP_ROOT.
+"""The ``kind`` of the resources :func:`spo_resource` builds."""
+
 SPO_PROFILE_DIRECTORY = "operator"
+"""Directory of the operator's profiles, relative to KUBELET_SECCOMP_ROOT."""
 
 _ACTIONS = frozenset(
     {
@@ -301,6 +306,8 @@ def write_localhost_profile(
     try:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         with os.fdopen(fd, "wb") as file:
+            # The mode given to open() is reduced by the umask.
+            os.fchmod(file.fileno(), 0o644)
             file.write(data)
         os.replace(temporary, path)
     except BaseException:
@@ -324,11 +331,11 @@ def spo_resource(
 ) -> Dict[str, Any]:
     """Build a Security Profiles Operator ``SeccompProfile`` resource.
 
-    ``profile`` is a :class:`seccompx.Filter` or an OCI profile mapping;
-    ``name`` and ``namespace`` become the resource's metadata (without a
-    namespace, ``kubectl`` uses the current one).  ``base_profile_name``
-    names another SeccompProfile of the namespace whose rules the operator
-    adds to this one.  Pass the result to :func:`to_yaml` or
+    ``profile`` is a :class:`seccompx.Filter` or an OCI profile mapping.
+    ``name`` and ``namespace`` become the resource's metadata; without a
+    namespace, ``kubectl`` uses its current one.  ``base_profile_name``
+    names another SeccompProfile of the namespace, whose rules the
+    operator adds to this one.  Pass the result to :func:`to_yaml` or
     ``json.dumps``; ``kubectl apply -f`` reads either.
 
     Besides what :func:`runtime_profile` rejects, raises ProfileError for
@@ -378,6 +385,7 @@ class _Checker:
 
     def profile(self, profile: Mapping[str, Any]) -> Dict[str, Any]:
         self.check_keys(profile, _PROFILE_KEYS, "")
+
         default = self.action(profile.get("defaultAction"), "defaultAction")
         if default == "SCMP_ACT_NOTIFY":
             raise ProfileError(
@@ -387,6 +395,7 @@ class _Checker:
             )
         result: Dict[str, Any] = {"defaultAction": default}
         self.default_errno(profile, default, result)
+
         arches = profile.get("architectures")
         if arches is not None:
             result["architectures"] = self.strings(
@@ -399,6 +408,7 @@ class _Checker:
             value = profile.get(key)
             if value is not None:
                 result[key] = self.string(value, key)
+
         syscalls = profile.get("syscalls")
         if syscalls is not None:
             items = self.array(syscalls, "syscalls")
@@ -596,8 +606,8 @@ _YAML_KEYWORDS = frozenset(
 def to_yaml(document: Any) -> str:
     """Write JSON-like data (dicts, lists, str, int, bool, None) as YAML.
 
-    The output is block-style YAML 1.2 that ``kubectl`` and PyYAML read
-    back as the same data.  A string is quoted, JSON style, unless it is
+    The output is block-style YAML that ``kubectl`` (YAML 1.2) and PyYAML
+    (YAML 1.1) read back as the same data.  A string is quoted, JSON style, unless it is
     a plain word such as ``SCMP_ACT_ALLOW`` or ``read``.  PyYAML is not
     needed.
     """

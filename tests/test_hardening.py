@@ -227,7 +227,6 @@ def test_number_without_native_name_in_multiarch_filter():
 @needs_x86_64
 def test_add_arch_warns_for_rules_it_cannot_match():
     f = Filter(default=ALLOW)
-    f.allow_group  # noqa: B018 - the attribute exists
     f.add_rule(ERRNO(1), "open")
     with pytest.warns(seccompx.UnmatchableRuleWarning, match="aarch64.*open"):
         f.add_arch(Arch.AARCH64)

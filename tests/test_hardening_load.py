@@ -106,7 +106,7 @@ def test_no_new_privs_off_without_cap_sys_admin(raw_rc):
 
 
 @needs_root
-def test_no_new_privs_off_with_cap_sys_admin_loads():
+def test_no_new_privs_off_as_root_loads():
     def body(out: int) -> int:
         f = Filter(default=ALLOW, no_new_privs=False)
         f.add_rule(ERRNO(errno.EDOM), "getppid")
@@ -299,7 +299,7 @@ def test_action_beyond_api_level_rejected(level, action, needed):
         assert f"the level is {level}" in line
 
 
-def test_api_level_below_3_keeps_a_bad_arch_kill():
+def test_low_api_level_bad_arch_action():
     def body(out: int) -> int:
         seccompx.set_api_level(2)
         f = Filter(default=ALLOW)

@@ -1,7 +1,9 @@
-"""Property-based tests: random valid rule sets build, export and load with
-the kernel agreeing with a model of the rules; random invalid input raises
-SeccompError or TypeError and never crashes the interpreter; seccompx's
-architecture checks agree with what libseccomp generates.
+"""Property-based tests of filters built from random input.
+
+Random valid rule sets build, export and load, and the kernel's verdicts
+agree with a model of the rules.  Random invalid input raises SeccompError
+or TypeError and never crashes the interpreter.  seccompx's architecture
+checks agree with the code libseccomp generates.
 
 Exceptions for random input, by what is wrong:
 - a value of the wrong type (float, bytes, None, a list where an int is

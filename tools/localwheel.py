@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import email.parser
+import glob
 import json
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -55,6 +57,9 @@ def static_archive() -> Optional[Path]:
     """Return the distribution's libseccomp.a, or None if it has none."""
     multiarch = sysconfig.get_config_var("MULTIARCH")
     folders = [f"/usr/lib/{multiarch}"] if multiarch else []
+    # An interpreter built without MULTIARCH still runs on a multiarch
+    # system, where the folder starts with the machine name.
+    folders += sorted(glob.glob(f"/usr/lib/{platform.machine()}-linux-*"))
     for folder in folders + ["/usr/lib64", "/usr/lib"]:
         path = Path(folder) / "libseccomp.a"
         if path.is_file():
@@ -279,10 +284,15 @@ def check_metadata(wheel: zipfile.ZipFile) -> List[str]:
 
 def check_audit(path: Path) -> List[str]:
     """Return the problems ``auditwheel show`` reports for a wheel."""
-    report = json.loads(
-        run([sys.executable, "-m", "auditwheel", "show", "--json", str(path)],
-            tool_env())
-    )
+    command = [sys.executable, "-m", "auditwheel", "show", "--json", str(path)]
+    try:
+        report = json.loads(run(command, tool_env()))
+    except WheelBuildError as error:
+        if "unrecognized arguments: --json" not in str(error):
+            raise
+        # auditwheel 6.4, the newest release pip installs on Python 3.9,
+        # has no --json.
+        return check_audit_text(run(command[:-2] + [str(path)], tool_env()))
     problems = [
         f"auditwheel lists the external library {name} ({location})"
         for name, location in report["external_libs"].items()
@@ -290,6 +300,23 @@ def check_audit(path: Path) -> List[str]:
     ]
     if not report["overall_tag"].startswith(("manylinux_", "musllinux_")):
         problems.append(f"auditwheel tags the wheel {report['overall_tag']}")
+    return problems
+
+
+def check_audit_text(output: str) -> List[str]:
+    """Return the problems in the text output of ``auditwheel show``.
+
+    The text output may leave out the external libraries when the symbol
+    versions already limit the tag, so the tag is what counts here.
+    """
+    problems = []
+    if "libseccomp" in output:
+        problems.append("auditwheel lists an external libseccomp")
+    match = re.search(r"consistent\s+with\s+the\s+following\s+platform"
+                      r"\s+tag:\s+\"([^\"]+)\"", output)
+    tag = match.group(1) if match else "unknown"
+    if not tag.startswith(("manylinux_", "musllinux_")):
+        problems.append(f"auditwheel tags the wheel {tag}")
     return problems
 
 

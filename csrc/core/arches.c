@@ -16,6 +16,7 @@
 
 /* What the rules already in the filter would do on a new architecture. */
 typedef struct {
+    int conflict;               /* merged rules that shadow each other */
     int untranslatable;         /* a rule's number has no native name */
     int missing;                /* rules whose syscall the arch lacks */
     int truncated;              /* rules that lose bits on a 32-bit arch */
@@ -63,6 +64,19 @@ check_stored_rules(scx_filter *self, uint32_t token, arch_check *check)
     int untranslatable;
 
     memset(check, 0, sizeof(*check));
+    /* Rules of merged filters applied to disjoint architectures; on one
+     * new architecture libseccomp would keep only one of two conflicting
+     * rules. */
+    if (self->mixed_rules) {
+        Py_ssize_t other, index = scx_find_stored_conflict(self, &other);
+
+        if (index >= 0) {
+            check->conflict = 1;
+            describe_nr(check->rule_name, sizeof(check->rule_name),
+                        self->rules[index].nr);
+            return;
+        }
+    }
     for (i = 0; i < self->nrules; i++) {
         const scx_rule *rule = &self->rules[i];
         int seen = 0;
@@ -92,6 +106,13 @@ raise_arch_check(scx_state *st, uint32_t token, const arch_check *check)
 {
     const char *arch = scx_arch_name(token);
 
+    if (check->conflict)
+        return scx_raise(st->ArchitectureError, EEXIST,
+                         "cannot add %s: the filter was merged from filters "
+                         "with conflicting rules for syscall %s, and one "
+                         "architecture cannot take both; add %s to one of "
+                         "the filters before merging", arch,
+                         check->rule_name, arch);
     if (check->untranslatable)
         return scx_raise(st->ArchitectureError, EINVAL,
                          "cannot add %s: the filter has a rule for syscall "
@@ -255,7 +276,7 @@ enter_for_arch(scx_filter *self, uint32_t token, int mode)
             return -1;
         }
         check_stored_rules(self, token, &check);
-        if (check.untranslatable
+        if (check.conflict || check.untranslatable
             || (mode == SCX_MISSING_RAISE
                 && (check.missing || check.truncated))) {
             scx_unlock(self);

@@ -134,6 +134,7 @@ int scx_reserve_rules(scx_filter *self, Py_ssize_t extra);
 int scx_find_arch(scx_filter *self, uint32_t token);
 int scx_syscall_missing(uint32_t arch, int nr, int *untranslatable);
 int scx_rule_is_wide(const scx_rule *rule);
+Py_ssize_t scx_find_stored_conflict(scx_filter *self, Py_ssize_t *other);
 PyObject *scx_filter_add_rule(scx_filter *self, PyObject *args,
                               PyObject *kwargs);
 PyObject *scx_filter_add_rules(scx_filter *self, PyObject *args,

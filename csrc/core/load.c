@@ -212,11 +212,14 @@ absorb(scx_filter *self, scx_filter *other)
     self->narches += other->narches;
     if (other->nrules > 0 && self->nrules > 0)
         self->mixed_rules = 1;
-    memcpy(&self->rules[self->nrules], other->rules,
-           (size_t)other->nrules * sizeof(scx_rule));
+    /* The stores are NULL while empty, and memcpy() must not see NULL. */
+    if (other->nrules > 0)
+        memcpy(&self->rules[self->nrules], other->rules,
+               (size_t)other->nrules * sizeof(scx_rule));
     self->nrules += other->nrules;
-    memcpy(&self->priorities[self->npriorities], other->priorities,
-           (size_t)other->npriorities * sizeof(scx_priority));
+    if (other->npriorities > 0)
+        memcpy(&self->priorities[self->npriorities], other->priorities,
+               (size_t)other->npriorities * sizeof(scx_priority));
     self->npriorities += other->npriorities;
     self->broken |= other->broken;
     self->generation++;
@@ -347,7 +350,7 @@ scx_filter_load(scx_filter *self, PyObject *unused)
     if (rc == 0)
         Py_RETURN_NONE;
     /* Without the raw-return-code attribute libseccomp folds kernel
-     * failures into -ECANCELED; errno still holds the kernel's code. */
+     * failures into -ECANCELED; errno still contains the kernel's code. */
     if (rc == -ECANCELED && saved_errno != 0)
         rc = -saved_errno;
     return PyLong_FromLong(-rc);

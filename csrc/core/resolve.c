@@ -9,7 +9,8 @@
 #include <errno.h>
 #include <string.h>
 
-/* Longest syscall name accepted; the longest real one has 24 characters. */
+/* Maximum length of a syscall name; the longest that libseccomp 2.5.4
+ * knows, sched_rr_get_interval_time64, has 28 characters. */
 #define SCX_MAX_SYSCALL_NAME 64
 
 /* The action kinds of SECCOMP_RET_ACTION_FULL that libseccomp accepts. */

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What checking a batch found. */
+/* Outcome of checking one rule of a batch. */
 enum check_kind {
     CHECK_OK = 0,
     CHECK_DEFAULT,              /* action equals the default action */
@@ -324,6 +324,20 @@ find_conflict(const scx_rule *rules, Py_ssize_t n, const scx_rule *rule,
         }
     }
     return NULL;
+}
+
+/* With the lock held: find two stored rules that conflict, as rules of two
+ * merged filters may.  Returns the later one's index, or -1. */
+Py_ssize_t
+scx_find_stored_conflict(scx_filter *self, Py_ssize_t *other)
+{
+    Py_ssize_t i;
+
+    for (i = 1; i < self->nrules; i++) {
+        if (find_conflict(self->rules, i, &self->rules[i], other) != NULL)
+            return i;
+    }
+    return -1;
 }
 
 /* Set the missing and truncated masks of one pending rule. */
