@@ -9,6 +9,8 @@ A minimal allowlist::
         f.load()
 """
 
+from typing import TYPE_CHECKING
+
 from ._actions import (
     ALLOW,
     ERRNO,
@@ -37,6 +39,7 @@ from ._errors import (
     SandboxViolation,
     SeccompError,
     TargetGoneError,
+    MultiplexedRuleWarning,
     TruncatedValueWarning,
     UnknownSyscallError,
     UnmatchableRuleWarning,
@@ -54,9 +57,22 @@ from ._filter import (
     syscall_name,
 )
 from ._types import Arch, Arg, Attr, Comparison, Op
-from .program import Program
+
+if TYPE_CHECKING:
+    from .program import Program
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # Program pulls in the disassembler and the audit, which cost more at
+    # start-up than the rest of the package, so import it on first use.
+    if name == "Program":
+        from .program import Program
+
+        return Program
+    raise AttributeError(f"module 'seccompx' has no attribute {name!r}")
+
 
 __all__ = [
     "ALLOW",
@@ -93,6 +109,7 @@ __all__ = [
     "SeccompError",
     "TargetGoneError",
     "TruncatedValueWarning",
+    "MultiplexedRuleWarning",
     "UnknownSyscallError",
     "UnmatchableRuleWarning",
     "UnsupportedError",

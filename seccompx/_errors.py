@@ -32,6 +32,7 @@ __all__ = [
     "FilterNotLoadedWarning",
     "UnmatchableRuleWarning",
     "TruncatedValueWarning",
+    "MultiplexedRuleWarning",
 ]
 
 
@@ -112,7 +113,8 @@ class LoadError(SeccompError):
     """The kernel rejected a filter.
 
     ``reason`` is a short token for the cause: ``"no_new_privs"``,
-    ``"too_large"``, ``"tsync"``, ``"flag"``, ``"listener"``, ``"program"``
+    ``"too_large"``, ``"tsync"``, ``"stacked"`` (an earlier filter refuses
+    the syscalls a load needs), ``"flag"``, ``"listener"``, ``"program"``
     (a raw program the kernel's checks reject), ``"fault"`` or
     ``"kernel"``.  ``thread`` is the id of the conflicting thread for
     ``"tsync"``.
@@ -222,6 +224,17 @@ class TruncatedValueWarning(UserWarning):
     """
 
 
+class MultiplexedRuleWarning(UserWarning):
+    """A rule's argument comparisons are dropped on some architecture.
+
+    On architectures that reach socket and System V IPC calls through
+    socketcall(2) or ipc(2) (x86, s390, s390x, ppc, ppc64 and others), the
+    arguments of the real call are in memory that seccomp cannot read.
+    libseccomp then matches such a rule on the multiplexer by call number
+    alone, so there it applies to every argument value.
+    """
+
+
 for _cls in (
     InvalidArgumentError,
     UnknownSyscallError,
@@ -239,6 +252,7 @@ for _cls in (
     FilterNotLoadedWarning,
     UnmatchableRuleWarning,
     TruncatedValueWarning,
+    MultiplexedRuleWarning,
 ):
     _cls.__module__ = "seccompx"
 del _cls

@@ -26,10 +26,13 @@ from . import _core
 from ._actions import ALLOW, KILL_PROCESS, KILL_THREAD, Action, ActionKind, ERRNO
 from ._errors import (
     FilterNotLoadedWarning,
+    FilterStateError,
     InvalidArgumentError,
+    MultiplexedRuleWarning,
     LoadError,
     SeccompError,
     UnknownSyscallError,
+    UnmatchableRuleWarning,
     UnsupportedError,
 )
 from ._types import Arch, Attr, Comparison
@@ -74,6 +77,33 @@ _MISSING_IGNORE = 2
 _ACTIONS_AVAIL = "/proc/sys/kernel/seccomp/actions_avail"
 # BPF_RET | BPF_K: return the constant in the instruction.
 _BPF_RET_K = 0x06
+_X32_SYSCALL_BIT = 0x40000000
+_RET_ACTION_FULL = 0xFFFF0000
+
+# Calls that some architectures reach only through a multiplexer, mapped
+# to it: socketcall(2) for sockets, ipc(2) for System V IPC.
+_MULTIPLEXER = dict.fromkeys(
+    (
+        "socket", "bind", "connect", "listen", "accept", "accept4",
+        "getsockname", "getpeername", "socketpair", "send", "recv",
+        "sendto", "recvfrom", "shutdown", "setsockopt", "getsockopt",
+        "sendmsg", "recvmsg", "recvmmsg", "sendmmsg",
+    ),
+    "socketcall",
+)
+_MULTIPLEXER.update(
+    dict.fromkeys(
+        (
+            "semop", "semget", "semctl", "semtimedop", "msgsnd", "msgrcv",
+            "msgget", "msgctl", "shmat", "shmdt", "shmget", "shmctl",
+        ),
+        "ipc",
+    )
+)
+
+
+def _is_number(syscall: object) -> bool:
+    return isinstance(syscall, int) and not isinstance(syscall, bool)
 
 
 @functools.lru_cache(maxsize=1)
@@ -95,6 +125,11 @@ def _action_value(action: ActionLike) -> int:
     if isinstance(action, Action):
         kind = action.kind
         value = action.value
+    elif isinstance(action, ActionKind):
+        raise InvalidArgumentError(
+            f"ActionKind.{action.name} is an action kind, not an action; use "
+            "the constant or factory such as ALLOW, KILL_PROCESS or ERRNO(1)"
+        )
     elif isinstance(action, int) and not isinstance(action, bool):
         value = action
         kind = Action.from_raw(action).kind
@@ -192,12 +227,27 @@ def _parse_attr(attr: Union[Attr, int]) -> Attr:
             f"attribute must be a seccompx.Attr, not {type(attr).__name__}"
         )
     try:
-        return Attr(attr)
+        parsed = Attr(attr)
     except ValueError:
         raise InvalidArgumentError(
             f"filter attribute {attr!r} is unknown; use a member of "
             "seccompx.Attr"
         ) from None
+    if parsed >= _core.ATTR_MAX:
+        version = ".".join(map(str, libseccomp_build_version()))
+        raise UnsupportedError(
+            f"attribute {parsed.name} needs a newer libseccomp than the "
+            f"{version} seccompx was built against"
+        )
+    return parsed
+
+
+def _check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(
+            f"{name} must be True or False, not {value!r}"
+        )
+    return value
 
 
 def _flag_property(attr: Attr, doc: str) -> Any:
@@ -207,7 +257,7 @@ def _flag_property(attr: Attr, doc: str) -> Any:
         return bool(self.get_attr(attr))
 
     def set(self: "Filter", on: bool) -> None:
-        self._set_attr(int(attr), int(bool(on)))
+        self._set_attr(int(attr), int(_check_bool(attr.name.lower(), on)))
 
     return property(get, set, doc=doc)
 
@@ -256,8 +306,25 @@ class Filter(_core.Context):
         optimize: Optional[int] = None,
         strict: bool = False,
     ) -> None:
+        for name, flag in (
+            ("no_new_privs", no_new_privs),
+            ("log", log),
+            ("ssb", ssb),
+            ("strict", strict),
+        ):
+            _check_bool(name, flag)
+        if tsync is not None:
+            _check_bool("tsync", tsync)
+        if isinstance(arches, (str, bytes)):
+            raise InvalidArgumentError(
+                f"arches must be a list of architectures, not the string "
+                f"{arches!r}; write arches=[{arches!r}]"
+            )
         super().__init__(_action_value(default))
         self.strict = strict
+        # Set once the filter was loaded, exported in any form, or handed to
+        # code that does so; silences FilterNotLoadedWarning.
+        self._used = False
         # The rules as added, for to_profile(); None once they can differ
         # between architectures, after merge().
         self._rules: Optional[List[Tuple[Any, ...]]] = []
@@ -329,6 +396,7 @@ class Filter(_core.Context):
         forbid that.
         """
         value = _action_value(action)
+        self._check_rule(syscall, comparisons, strict)
         self._add_rule(value, syscall, comparisons, False, self._missing_mode(strict))
         self._record_rules([(value, syscall, comparisons)])
 
@@ -345,6 +413,9 @@ class Filter(_core.Context):
         architectures where the syscall is multiplexed.
         """
         value = _action_value(action)
+        self._check_not_loaded()
+        if _is_number(syscall):
+            self._check_number(syscall, strict)
         self._add_rule(value, syscall, comparisons, True, self._missing_mode(strict))
         self._record_rules([(value, syscall, comparisons)])
 
@@ -373,6 +444,9 @@ class Filter(_core.Context):
             else:
                 value = _action_value(action)
             batch.append((value,) + tuple(rule[1:]))
+        self._check_not_loaded()
+        for rule in batch:
+            self._check_rule(rule[1], rule[2] if len(rule) == 3 else (), strict)
         added = self._add_rules(batch, missing=self._missing_mode(strict))
         self._record_rules(batch)
         return added
@@ -395,10 +469,89 @@ class Filter(_core.Context):
     def _add_same(
         self, value: int, syscalls: Sequence[Syscall], strict: Optional[bool]
     ) -> int:
-        batch = [(value, syscall) for syscall in syscalls]
+        self._check_not_loaded()
+        batch = []
+        for syscall in syscalls:
+            if _is_number(syscall):
+                self._check_number(syscall, strict)
+            batch.append((value, syscall))
         added = self._add_rules(batch, missing=self._missing_mode(strict))
         self._record_rules(batch)
         return added
+
+    def _check_not_loaded(self) -> None:
+        if self.loaded:
+            raise FilterStateError(
+                "the filter is already loaded, so a rule added now would "
+                "never take effect; build a new Filter and load it as well"
+            )
+
+    def _check_rule(
+        self, syscall: Syscall, comparisons: Sequence[Comparison], strict: Optional[bool]
+    ) -> None:
+        """Warn or raise for a rule libseccomp would not apply as written."""
+        self._check_not_loaded()
+        if _is_number(syscall):
+            self._check_number(syscall, strict)  # type: ignore[arg-type]
+        if comparisons:
+            self._check_multiplexed(syscall, strict, self.arches)
+
+    def _problem(self, message: str, warning: type, strict: Optional[bool]) -> None:
+        if self.strict if strict is None else strict:
+            raise InvalidArgumentError(message)
+        warnings.warn(message, warning, stacklevel=4)
+
+    def _check_number(self, number: int, strict: Optional[bool]) -> None:
+        native = Arch.native()
+        if (
+            native is Arch.X86_64
+            and number & _X32_SYSCALL_BIT
+            and not self.has_arch(Arch.X32)
+        ):
+            self._problem(
+                f"syscall number {number:#x} has the x32 bit set, but the "
+                "filter does not cover x32, so the x32 guard gives such calls "
+                "the bad-architecture action before any rule; add Arch.X32 "
+                "or use the x86_64 number",
+                UnmatchableRuleWarning,
+                strict,
+            )
+        elif 0 <= number <= 0x7FFFFFFF and _core.resolve_number(number, int(native)) is None:
+            self._problem(
+                f"syscall number {number} has no name on {native} in this "
+                "libseccomp, so the rule matches only if the kernel has such "
+                "a syscall, and it cannot be translated to other "
+                "architectures; check the number",
+                UnmatchableRuleWarning,
+                strict,
+            )
+
+    def _check_multiplexed(
+        self, syscall: Syscall, strict: Optional[bool], arches: Sequence[Arch]
+    ) -> None:
+        if _is_number(syscall):
+            name = _core.resolve_number(syscall, int(Arch.native()))
+        else:
+            name = syscall
+        multiplexer = _MULTIPLEXER.get(name)  # type: ignore[arg-type]
+        if multiplexer is None:
+            return
+        affected = [
+            str(arch)
+            for arch in arches
+            if _core.resolve_name(multiplexer, int(arch)) >= 0
+        ]
+        if affected:
+            self._problem(
+                f"the argument comparisons of the rule for {name!r} cannot "
+                f"be checked on {', '.join(affected)}, where {name} is "
+                f"reached through {multiplexer}(2) with its arguments in "
+                "memory; there libseccomp matches the rule for every "
+                "argument value (add_rule_exact() raises instead of "
+                "rewriting the rule)",
+                MultiplexedRuleWarning,
+                strict,
+            )
 
     def _record_rules(self, batch: Sequence[Tuple[Any, ...]]) -> None:
         if self._rules is not None:
@@ -413,6 +566,7 @@ class Filter(_core.Context):
         """
         from .groups import add_groups
 
+        self._check_not_loaded()
         return add_groups(self, groups, _action_value(ALLOW))
 
     def deny_group(
@@ -421,6 +575,7 @@ class Filter(_core.Context):
         """Apply ``action`` (by default ``ERRNO(EPERM)``) to the groups."""
         from .groups import add_groups
 
+        self._check_not_loaded()
         return add_groups(self, groups, _action_value(action))
 
     def syscall_priority(self, syscall: Syscall, priority: int) -> None:
@@ -443,7 +598,13 @@ class Filter(_core.Context):
         UnmatchableRuleWarning, or raise with ``strict=True``, as in
         :meth:`add_rule`.
         """
-        self._add_arch(int(Arch.parse(arch)), self._missing_mode(strict))
+        token = Arch.parse(arch)
+        if token is Arch.NATIVE:
+            token = Arch.native()
+        for rule in self._rules or ():
+            if len(rule) == 3 and rule[2]:
+                self._check_multiplexed(rule[1], strict, [token])
+        self._add_arch(int(token), self._missing_mode(strict))
 
     def remove_arch(self, arch: Union[Arch, str, int]) -> None:
         """Stop covering ``arch``; raises if it is the last one."""
@@ -559,6 +720,9 @@ class Filter(_core.Context):
         Raises LoadError naming the cause when the kernel rejects it.
         Loading cannot be undone.
         """
+        # A failed load still counts as use: the warning for unused
+        # filters would only repeat the LoadError.
+        self._used = True
         if self._needs_second_listener():
             raise self._load_error(_errno.EBUSY)
         err = self._load()
@@ -580,11 +744,21 @@ class Filter(_core.Context):
         # NOTIFY actions without asking for a listener, and the kernel then
         # fails its notified syscalls with ENOSYS.  The kernel itself
         # allows one listener per process and returns EBUSY.
+        if self._rules is not None and not self._has_notify_action():
+            return False
         try:
             self._notify_fd()
         except SeccompError:
             return False
         return _returns_notify(self._export_bpf())
+
+    def _has_notify_action(self) -> bool:
+        notify = int(ActionKind.NOTIFY)
+        if self.get_attr(Attr.DEFAULT_ACTION) & _RET_ACTION_FULL == notify:
+            return True
+        return any(
+            int(rule[0]) & _RET_ACTION_FULL == notify for rule in self._rules or ()
+        )
 
     def _load_error(self, err: int) -> LoadError:
         if err == _errno.EACCES:
@@ -596,7 +770,10 @@ class Filter(_core.Context):
                 reason="no_new_privs",
             )
         if err == _errno.EINVAL:
-            count = self.instruction_count()
+            try:
+                count = self.instruction_count()
+            except SeccompError:
+                count = 0
             if count > MAX_INSTRUCTIONS:
                 return LoadError(
                     f"the filter compiles to {count} BPF instructions, over "
@@ -639,6 +816,17 @@ class Filter(_core.Context):
                 "can have only one",
                 err,
                 reason="listener",
+            )
+        if err in (_errno.EFAULT, _errno.EPERM) and _process_has_filter():
+            # libseccomp calls prctl() and seccomp() to load; a filter
+            # loaded earlier that refuses them surfaces as EFAULT or EPERM.
+            return LoadError(
+                f"loading the filter failed ({_errno.errorcode[err]}): this "
+                "process already has a seccomp filter, which probably "
+                "refuses prctl or seccomp, the syscalls a load needs; allow "
+                "both in the first filter to stack another",
+                err,
+                reason="stacked",
             )
         return LoadError(
             f"loading the filter failed: {os.strerror(err)}", err, reason="kernel"
@@ -725,9 +913,13 @@ class Filter(_core.Context):
         from .profile import dump
 
         profile = dump(self)
-        # A profile is an export: the filter's rules went somewhere.
-        self._converted = True
+        self._mark_used()
         return profile
+
+    def _mark_used(self) -> None:
+        """Record that the filter's rules went somewhere (a profile, a
+        sandbox), so that dropping it does not warn."""
+        self._used = True
 
     # Lifecycle -------------------------------------------------------------
 
@@ -737,7 +929,7 @@ class Filter(_core.Context):
             and self.rule_count
             and not self.loaded
             and not self.exported
-            and not getattr(self, "_converted", False)
+            and not getattr(self, "_used", False)
         ):
             warnings.warn(
                 f"{self!r} has {self.rule_count} rules but was released "
@@ -814,6 +1006,11 @@ def _seccomp_filters(status_path: str) -> Optional[Tuple[str, str]]:
         fields.get("Seccomp", "").strip(),
         fields.get("Seccomp_filters", "").strip(),
     )
+
+
+def _process_has_filter() -> bool:
+    state = _seccomp_filters("/proc/self/status")
+    return state is not None and state[0] == "2"
 
 
 def _conflicting_thread() -> Optional[int]:

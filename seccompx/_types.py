@@ -155,6 +155,14 @@ class Comparison(NamedTuple):
     datum_a: int
     datum_b: int = 0
 
+    def __bool__(self) -> bool:
+        # Without this, ``if Arg(0) == 5:`` would always be true, because a
+        # non-empty tuple is.
+        raise TypeError(
+            f"{self!r} is a seccomp comparison, not a truth value; pass it "
+            "to Filter.add_rule()"
+        )
+
     def __repr__(self) -> str:
         if self.op is Op.MASKED_EQ:
             return (
@@ -239,7 +247,13 @@ class Arg:
                 f"from its comparisons; use Arg({self.index}) {_SYMBOLS[op]} "
                 "with a 64-bit value"
             )
-        return Comparison(self.index, op, self._value(value))
+        number = self._value(value)
+        if (op is Op.LT and number == 0) or (op is Op.GT and number == U64_MAX):
+            raise InvalidArgumentError(
+                f"Arg({self.index}) {_SYMBOLS[op]} {number:#x} can never "
+                "match: arguments are unsigned 64-bit values"
+            )
+        return Comparison(self.index, op, number)
 
     def __eq__(self, value: object) -> Comparison:  # type: ignore[override]
         if self.width == 32:

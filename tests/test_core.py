@@ -866,3 +866,168 @@ def test_demo_command_succeeds():
     assert "killed by signal 31 (SIGSYS)" in result.stdout
     assert "EPERM" in result.stdout
     assert "action KILL_PROCESS" in result.stdout
+
+
+# Rules that would not do what they say ------------------------------------
+
+
+def test_socket_arguments_on_x86_warn_and_strict_raises():
+    f = Filter(default=ERRNO(1), arches=[NATIVE, Arch.X86])
+    with pytest.warns(seccompx.MultiplexedRuleWarning, match="on x86.*socketcall"):
+        f.add_rule(ALLOW, "socket", Arg(0) == 1)
+    with pytest.raises(seccompx.InvalidArgumentError, match="'socket'"):
+        f.add_rule(ALLOW, "socket", Arg(0) == 2, strict=True)
+    f.close()
+
+
+def test_socket_arguments_warn_when_x86_added_later():
+    f = Filter(default=ERRNO(1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f.add_rule(ALLOW, "socket", Arg(0) == 1)
+    with pytest.warns(seccompx.MultiplexedRuleWarning, match="x86"):
+        f.add_arch(Arch.X86)
+    f.close()
+
+
+def test_socket_without_arguments_does_not_warn():
+    f = Filter(default=ERRNO(1), arches=[NATIVE, Arch.X86])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f.add_rule(ALLOW, "socket")
+        f.add_rule(ALLOW, "openat", Arg(0) == 3)
+    with pytest.raises(seccompx.UnsupportedError, match="'connect'"):
+        f.add_rule_exact(ALLOW, "connect", Arg(0) == 3)
+    f.close()
+
+
+@needs_x86_64
+def test_x32_number_without_x32_arch_warns():
+    f = Filter(default=ERRNO(1))
+    with pytest.warns(seccompx.UnmatchableRuleWarning, match="x32"):
+        f.add_rule(ALLOW, 0x40000001)
+    with pytest.raises(seccompx.InvalidArgumentError, match="0x40000001"):
+        f.add_rule(ALLOW, 0x40000001, strict=True)
+    f.close()
+
+
+def test_unnamed_number_warns():
+    f = Filter(default=ERRNO(1))
+    with pytest.warns(seccompx.UnmatchableRuleWarning, match="99999"):
+        f.allow(99999)
+    f.close()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: Arg(0) < 0, lambda: Arg(1) > 2**64 - 1],
+    ids=["below zero", "above max"],
+)
+def test_never_matching_comparison_rejected(make):
+    with pytest.raises(seccompx.InvalidArgumentError, match="can never match"):
+        make()
+
+
+def test_comparison_has_no_truth_value():
+    with pytest.raises(TypeError, match="not a truth value"):
+        bool(Arg(0) == 1)
+    with pytest.raises(TypeError):
+        Arg(0) in [1, 2]  # noqa: B015
+
+
+def test_rule_after_load_rejected():
+    def body(out):
+        f = Filter(default=ALLOW)
+        f.add_rule(ERRNO(1), "getppid")
+        f.load()
+        failures = []
+        for add in (
+            lambda: f.add_rule(ERRNO(2), "getuid"),
+            lambda: f.allow("getgid"),
+            lambda: f.add_rules([(ERRNO(2), "getuid")]),
+        ):
+            try:
+                add()
+            except seccompx.FilterStateError as error:
+                failures.append("already loaded" in str(error))
+        report(out, str(failures))
+
+    result = run_in_child(body)
+    assert result.exitcode == 0, result
+    assert result.text == "[True, True, True]\n"
+
+
+def test_arches_string_rejected():
+    with pytest.raises(seccompx.InvalidArgumentError, match=r"arches=\['x86_64'\]"):
+        Filter(default=ALLOW, arches="x86_64")
+
+
+@pytest.mark.parametrize("name", ["tsync", "log", "ssb", "no_new_privs", "strict"])
+def test_flags_must_be_bool(name):
+    with pytest.raises(TypeError, match=name):
+        Filter(default=ALLOW, **{name: "no"})
+
+
+def test_flag_setter_must_be_bool():
+    f = Filter(default=ALLOW)
+    with pytest.raises(TypeError, match="log"):
+        f.log = "no"
+    assert f.log is False
+    f.close()
+
+
+def test_action_kind_is_not_an_action():
+    with pytest.raises(seccompx.InvalidArgumentError, match="ERRNO"):
+        Filter(default=seccompx.ActionKind.ERRNO)
+
+
+def test_attribute_newer_than_build_unsupported():
+    if seccompx.libseccomp_build_version() >= (2, 6, 0):
+        pytest.skip("built against libseccomp 2.6, which has WAIT_KILL")
+    f = Filter(default=ALLOW)
+    with pytest.raises(seccompx.UnsupportedError, match="WAIT_KILL"):
+        f.get_attr(Attr.WAIT_KILL)
+    f.close()
+
+
+def test_failed_load_does_not_warn_unused():
+    def body(out):
+        os.setgid(65534)
+        os.setuid(65534)
+        f = Filter(default=ALLOW, no_new_privs=False)
+        f.add_rule(ERRNO(1), "getppid")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                f.load()
+            except seccompx.LoadError:
+                pass
+            del f
+        report(out, str(len(caught)))
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch to an unprivileged user")
+    result = run_in_child(body)
+    assert result.text == "0\n", result
+
+
+def test_stacked_load_blocked_by_first_filter_explains():
+    def body(out):
+        first = Filter(default=ALLOW)
+        first.add_rule(ERRNO(errno.EPERM), "prctl")
+        first.add_rule(ERRNO(errno.EPERM), "seccomp")
+        first.load()
+        second = Filter(default=ALLOW)
+        second.add_rule(ERRNO(1), "getppid")
+        try:
+            second.load()
+        except seccompx.LoadError as error:
+            report(out, f"{error.reason}|{error}")
+            return 0
+        return 1
+
+    result = run_in_child(body)
+    assert result.exitcode == 0, result
+    reason, message = result.text.strip().split("|", 1)
+    assert reason == "stacked"
+    assert "prctl or seccomp" in message
