@@ -78,7 +78,8 @@ class Action:
     ``TRACE(n)``, or from a raw value with :meth:`from_raw`.
     """
 
-    __slots__ = ("_kind", "_data")
+    # _value caches int(kind) | data for the hot path of Filter.
+    __slots__ = ("_kind", "_data", "_value")
     _kind: ActionKind
     _data: int
 
@@ -106,6 +107,7 @@ class Action:
             )
         object.__setattr__(self, "_kind", kind)
         object.__setattr__(self, "_data", data)
+        object.__setattr__(self, "_value", int(kind) | data)
 
     @classmethod
     def from_raw(cls, value: int) -> "Action":
@@ -147,7 +149,7 @@ class Action:
     @property
     def value(self) -> int:
         """The 32-bit value libseccomp and the kernel use."""
-        return int(self._kind) | self._data
+        return self._value
 
     def __int__(self) -> int:
         return self.value
@@ -181,6 +183,7 @@ def _raw_errno(data: int) -> Action:
     action = Action.__new__(Action)
     object.__setattr__(action, "_kind", ActionKind.ERRNO)
     object.__setattr__(action, "_data", data)
+    object.__setattr__(action, "_value", int(ActionKind.ERRNO) | data)
     return action
 
 

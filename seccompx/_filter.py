@@ -79,6 +79,7 @@ _ACTIONS_AVAIL = "/proc/sys/kernel/seccomp/actions_avail"
 _BPF_RET_K = 0x06
 _X32_SYSCALL_BIT = 0x40000000
 _RET_ACTION_FULL = 0xFFFF0000
+_NOTIFY = int(ActionKind.NOTIFY)
 
 # Calls that some architectures reach only through a multiplexer, mapped
 # to it: socketcall(2) for sockets, ipc(2) for System V IPC.
@@ -119,7 +120,15 @@ def actions_available() -> Optional[FrozenSet[ActionKind]]:
 
 def _action_value(action: ActionLike) -> int:
     """Return the raw value of an action, checked against the kernel."""
-    if isinstance(action, Action):
+    if type(action) is Action:
+        # The common case, kept to few calls: in a freshly forked child
+        # every Python function touched costs page faults.
+        value = action._value
+        available = actions_available()
+        if available is None or value & _RET_ACTION_FULL in available:
+            return value
+        kind = action._kind
+    elif isinstance(action, Action):
         kind = action.kind
         value = action.value
     elif isinstance(action, ActionKind):
@@ -218,6 +227,28 @@ def _secure_bad_arch_action() -> int:
     return KILL_THREAD.value
 
 
+# libseccomp's attribute numbers as plain ints, for Filter's hot path.
+_ATTR_DEFAULT_ACTION = int(Attr.DEFAULT_ACTION)
+_ATTR_BAD_ARCH_ACTION = int(Attr.BAD_ARCH_ACTION)
+_ATTR_TSYNC = int(Attr.TSYNC)
+_ATTR_RAW_RC = int(Attr.RAW_RC)
+_defaults_cache: Optional[Tuple[int, object, int, bool]] = None
+
+
+def _process_defaults() -> Tuple[int, bool]:
+    """Return the secure bad-architecture action and whether thread sync
+    is available, recomputed only when the API level or the kernel's
+    action list changes."""
+    global _defaults_cache
+    level = _core.api_get()
+    available = actions_available()
+    cached = _defaults_cache
+    if cached is None or cached[0] != level or cached[1] is not available:
+        cached = (level, available, _secure_bad_arch_action(), level >= 2)
+        _defaults_cache = cached
+    return cached[2], cached[3]
+
+
 def _parse_attr(attr: Union[Attr, int]) -> Attr:
     if isinstance(attr, bool) or not isinstance(attr, int):
         raise TypeError(
@@ -303,6 +334,30 @@ class Filter(_core.Context):
         optimize: Optional[int] = None,
         strict: bool = False,
     ) -> None:
+        secure_bad_arch, tsync_default = _process_defaults()
+        if (
+            bad_arch is KILL_PROCESS
+            and no_new_privs is True
+            and tsync is None
+            and log is False
+            and ssb is False
+            and optimize is None
+            and arches is None
+            and strict is False
+        ):
+            # The default settings, in as few calls as possible: in a
+            # freshly forked child every Python function touched costs page
+            # faults, and building a filter there is a common case.
+            super().__init__(_action_value(default))
+            self.strict = False
+            self._used = False
+            self._rules = []
+            self.profile_report = None
+            self._set_attr(_ATTR_BAD_ARCH_ACTION, secure_bad_arch)
+            self._set_attr(_ATTR_RAW_RC, 1)
+            if tsync_default:
+                self._set_attr(_ATTR_TSYNC, 1)
+            return
         for name, flag in (
             ("no_new_privs", no_new_privs),
             ("log", log),
@@ -328,16 +383,14 @@ class Filter(_core.Context):
         # What from_profile() did with its profile.
         self.profile_report: Optional["ProfileReport"] = None
         bad_arch_value = (
-            _secure_bad_arch_action()
-            if bad_arch is KILL_PROCESS
-            else _action_value(bad_arch)
+            secure_bad_arch if bad_arch is KILL_PROCESS else _action_value(bad_arch)
         )
         self._set_attr(Attr.BAD_ARCH_ACTION, bad_arch_value)
         self._set_attr(Attr.NO_NEW_PRIVS, int(bool(no_new_privs)))
         # Report the kernel's own error codes from load, not ECANCELED.
         self._set_attr(Attr.RAW_RC, 1)
         if tsync is None:
-            tsync = api_level() >= 2
+            tsync = tsync_default
         if tsync:
             self._set_attr(Attr.TSYNC, 1)
         if log:
@@ -755,12 +808,12 @@ class Filter(_core.Context):
         return _returns_notify(self._export_bpf())
 
     def _has_notify_action(self) -> bool:
-        notify = int(ActionKind.NOTIFY)
-        if self.get_attr(Attr.DEFAULT_ACTION) & _RET_ACTION_FULL == notify:
+        if self._get_attr(_ATTR_DEFAULT_ACTION) & _RET_ACTION_FULL == _NOTIFY:
             return True
-        return any(
-            int(rule[0]) & _RET_ACTION_FULL == notify for rule in self._rules or ()
-        )
+        for rule in self._rules or ():
+            if int(rule[0]) & _RET_ACTION_FULL == _NOTIFY:
+                return True
+        return False
 
     def _load_error(self, err: int) -> LoadError:
         if err == _errno.EACCES:
