@@ -82,6 +82,7 @@ class Action:
     __slots__ = ("_kind", "_data", "_value")
     _kind: ActionKind
     _data: int
+    _value: int
 
     def __init__(self, kind: ActionKind, data: int = 0) -> None:
         kind = ActionKind(kind)

@@ -351,8 +351,8 @@ class Filter(_core.Context):
             super().__init__(_action_value(default))
             self.strict = False
             self._used = False
-            self._rules = []
-            self.profile_report = None
+            self._rules: Optional[List[Tuple[Any, ...]]] = []
+            self.profile_report: Optional[ProfileReport] = None
             self._set_attr(_ATTR_BAD_ARCH_ACTION, secure_bad_arch)
             self._set_attr(_ATTR_RAW_RC, 1)
             if tsync_default:
@@ -379,9 +379,9 @@ class Filter(_core.Context):
         self._used = False
         # The rules as added, for to_profile(); None once they can differ
         # between architectures, after merge().
-        self._rules: Optional[List[Tuple[Any, ...]]] = []
+        self._rules = []
         # What from_profile() did with its profile.
-        self.profile_report: Optional["ProfileReport"] = None
+        self.profile_report = None
         bad_arch_value = (
             secure_bad_arch if bad_arch is KILL_PROCESS else _action_value(bad_arch)
         )
