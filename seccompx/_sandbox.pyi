@@ -17,6 +17,7 @@ STAGE_NO_NEW_PRIVS: int
 STAGE_LOAD: int
 STAGE_EXEC: int
 STAGE_EXEC_FORBIDDEN: int
+STAGE_PASS_FDS: int
 
 _Buffer = Union[bytes, bytearray, memoryview]
 

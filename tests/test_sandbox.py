@@ -10,13 +10,20 @@ from __future__ import annotations
 import ctypes
 import errno
 import functools
+import gc
+import linecache
+import math
 import os
+import pickle
 import signal
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
+import traceback
+import warnings
 
 import pytest
 from childproc import report, run_in_child
@@ -90,6 +97,65 @@ def raise_custom() -> None:
     inner()
 
 
+def exit_three() -> None:
+    sys.exit(3)
+
+
+def raise_local_class() -> None:
+    class Local(Exception):
+        pass
+
+    raise Local("local class")
+
+
+class NeedsTwo(Exception):
+    """Pickles, but unpickling calls NeedsTwo(message) and fails."""
+
+    def __init__(self, code: int, text: str) -> None:
+        super().__init__(f"{code}/{text}")
+
+
+def raise_needs_two() -> None:
+    raise NeedsTwo(4, "four")
+
+
+def raise_chained() -> None:
+    try:
+        {}["missing"]
+    except KeyError as error:
+        raise ValueError("chained failure") from error
+
+
+class FromUnloadedModule(Exception):
+    pass
+
+
+# pickle imports a class's module by name; this one is not loaded, so
+# importing it would search sys.path (stat and openat).
+FromUnloadedModule.__module__ = "seccompx_test_module_not_loaded"
+
+
+def raise_from_unloaded_module() -> None:
+    raise FromUnloadedModule("not importable")
+
+
+def unused_filter_warnings(action) -> list:
+    """Run ``action`` and collect the FilterNotLoadedWarning it caused.
+
+    ``action`` builds its own filter, so the filter is released before
+    this returns.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        action()
+        gc.collect()
+    return [
+        item
+        for item in caught
+        if issubclass(item.category, seccompx.FilterNotLoadedWarning)
+    ]
+
+
 # Results and exceptions ---------------------------------------------------
 
 
@@ -140,15 +206,132 @@ def test_run_reraises_exception_with_traceback():
 
 
 def test_run_unpicklable_exception_becomes_sandbox_error():
-    def fail() -> None:
-        class Local(Exception):
-            pass
-
-        raise Local("local class")
-
     with pytest.raises(SandboxError, match="Local: local class") as info:
-        sandbox.run(fail, filter=deny("socket"))
+        sandbox.run(raise_local_class, filter=deny("socket"))
     assert isinstance(info.value.__cause__, sandbox.ChildTraceback)
+
+
+# Exceptions under the allowlist of docs/sandbox.md --------------------------
+
+
+@pytest.mark.parametrize(
+    "func, args, expected",
+    [
+        (int, ("abc",), ValueError),
+        (raise_custom, (), CustomError),
+        (exit_three, (), SystemExit),
+        (raise_chained, (), ValueError),
+    ],
+)
+def test_allowlist_run_reraises_exception(func, args, expected):
+    # A file in linecache's cache is one that checkcache() would stat.
+    linecache.getlines(__file__)
+    with pytest.raises(expected) as info:
+        sandbox.run(func, *args, filter=allowlist())
+    assert not isinstance(info.value, SandboxError)
+    assert isinstance(info.value.__cause__, sandbox.ChildTraceback)
+
+
+def test_allowlist_run_keeps_exit_code():
+    with pytest.raises(SystemExit) as info:
+        sandbox.run(exit_three, filter=allowlist())
+    assert info.value.code == 3
+
+
+def test_child_traceback_has_source_lines():
+    with pytest.raises(CustomError) as info:
+        sandbox.run(raise_custom, filter=allowlist())
+    text = info.value.__cause__.text
+    assert text.startswith("Traceback (most recent call last):")
+    assert f'File "{__file__}"' in text
+    assert ", in inner" in text
+    assert 'raise CustomError("custom failure")' in text
+    assert text.endswith("CustomError: custom failure\n")
+
+
+def test_child_traceback_shows_chain():
+    with pytest.raises(ValueError) as info:
+        sandbox.run(raise_chained, filter=allowlist())
+    text = info.value.__cause__.text
+    assert "KeyError: 'missing'" in text
+    assert "direct cause" in text
+    assert '{}["missing"]' in text
+    assert text.index("KeyError") < text.index("ValueError: chained failure")
+
+
+def raise_group() -> None:
+    try:
+        raise_chained()
+    except ValueError as error:
+        raise ExceptionGroup("two failures", [error, KeyError("other")])
+
+
+needs_groups = pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="exception groups need Python 3.11"
+)
+
+
+@pytest.mark.parametrize(
+    "func",
+    [
+        raise_custom,
+        raise_chained,
+        pytest.param(raise_group, marks=needs_groups),
+    ],
+)
+def test_rendered_traceback_matches_python(func):
+    # Captured and rendered in this process, the text must be what the
+    # traceback module prints for the same exception.
+    from seccompx.sandbox import _traceback
+
+    try:
+        func()
+    except Exception as error:
+        expected = "".join(
+            traceback.format_exception(type(error), error, error.__traceback__)
+        )
+        records = pickle.loads(pickle.dumps(_traceback.capture(error)))
+    assert _traceback.render(records) == expected
+
+
+@needs_groups
+def test_child_traceback_shows_exception_group():
+    with pytest.raises(ExceptionGroup) as info:
+        sandbox.run(raise_group, filter=allowlist())
+    text = info.value.__cause__.text
+    assert "ExceptionGroup: two failures (2 sub-exceptions)" in text
+    assert "ValueError: chained failure" in text
+    assert "KeyError: 'other'" in text
+
+
+def test_allowlist_unpicklable_exception_stand_in():
+    with pytest.raises(SandboxError, match="Local: local class") as info:
+        sandbox.run(raise_local_class, filter=allowlist())
+    assert not isinstance(info.value, SandboxViolation)
+    cause = info.value.__cause__
+    assert isinstance(cause, sandbox.ChildTraceback)
+    assert 'raise Local("local class")' in cause.text
+
+
+def test_exception_failing_to_unpickle_stand_in():
+    with pytest.raises(SandboxError, match="NeedsTwo: 4/four") as info:
+        sandbox.run(raise_needs_two, filter=allowlist())
+    assert isinstance(info.value.__cause__, sandbox.ChildTraceback)
+    assert "raise NeedsTwo(4" in info.value.__cause__.text
+
+
+def test_exception_of_unloaded_module_stand_in():
+    with pytest.raises(SandboxError, match="not importable") as info:
+        sandbox.run(raise_from_unloaded_module, filter=allowlist())
+    assert not isinstance(info.value, SandboxViolation)
+    assert "FromUnloadedModule" in str(info.value)
+
+
+def test_result_of_unloaded_module_is_sandbox_error():
+    with pytest.raises(SandboxError, match="cannot be pickled") as info:
+        sandbox.run(FromUnloadedModule, "result", filter=allowlist())
+    assert not isinstance(info.value, SandboxViolation)
+    assert "seccompx_test_module_not_loaded" in str(info.value)
 
 
 def test_run_unpicklable_result_is_sandbox_error():
@@ -356,6 +539,13 @@ def test_transport_syscalls_constant():
     assert sandbox.TRANSPORT_SYSCALLS == ("write", "exit_group")
 
 
+@pytest.mark.parametrize("name", sandbox.TRANSPORT_SYSCALLS)
+def test_transport_check_covers_syscall(name):
+    with pytest.raises(SandboxError, match=name) as info:
+        sandbox.run(pow, 1, 1, filter=deny(name, action=ERRNO(errno.EPERM)))
+    assert not isinstance(info.value, SandboxViolation)
+
+
 def test_timeout_kills_child(tmp_path):
     marker = tmp_path / "finished"
 
@@ -373,9 +563,37 @@ def test_timeout_is_timeout_error():
         sandbox.run(time.sleep, 30, filter=deny("socket"), timeout=0.2)
 
 
-def test_invalid_timeout_rejected():
-    with pytest.raises(seccompx.InvalidArgumentError, match="timeout"):
-        sandbox.run(pow, 1, 1, filter=deny(), timeout=0)
+@pytest.mark.parametrize("timeout", [0, -1, -0.5, math.nan])
+def test_invalid_timeout_rejected(timeout):
+    with pytest.raises(seccompx.InvalidArgumentError) as info:
+        sandbox.run(pow, 1, 1, filter=deny(), timeout=timeout)
+    assert f"timeout={timeout!r}" in str(info.value)
+    assert "greater than 0" in str(info.value)
+
+
+def test_timeout_of_wrong_type_rejected():
+    with pytest.raises(TypeError, match="timeout must be a number"):
+        sandbox.run(pow, 1, 1, filter=deny(), timeout="5")
+
+
+@pytest.mark.parametrize("timeout", [math.inf, 1e30])
+def test_unbounded_timeout_accepted(timeout):
+    assert sandbox.run(pow, 2, 3, filter=deny(), timeout=timeout) == 8
+
+
+def test_rejected_arguments_do_not_warn_unused_filter():
+    def reject() -> None:
+        with pytest.raises(seccompx.InvalidArgumentError):
+            sandbox.run(pow, 1, 1, filter=deny("socket"), timeout=-1)
+        with pytest.raises(TypeError):
+            sandbox.run(42, filter=deny("socket"))
+
+    assert unused_filter_warnings(reject) == []
+
+
+def test_unused_filter_warning_still_fires():
+    # The check above can fail: a filter that is never used does warn.
+    assert len(unused_filter_warnings(lambda: deny("socket"))) == 1
 
 
 def test_invalid_report_rejected():

@@ -5,11 +5,14 @@ these tests assert what the kernel did to the workers."""
 from __future__ import annotations
 
 import concurrent.futures
+import gc
+import math
 import os
 import signal
 import socket
 import threading
 import time
+import warnings
 
 import pytest
 
@@ -28,10 +31,17 @@ from seccompx.sandbox import Executor
 SIGSYS = int(signal.SIGSYS)
 
 
-def deny(*names: str) -> Filter:
+def deny(*names: str, action=KILL_PROCESS) -> Filter:
     f = Filter(default=ALLOW)
     for name in names:
-        f.add_rule(KILL_PROCESS, name)
+        f.add_rule(action, name)
+    return f
+
+
+def allowlist() -> Filter:
+    """The transport and memory syscalls of docs/sandbox.md, nothing else."""
+    f = Filter(default=KILL_PROCESS)
+    f.allow("read", "write", "exit_group", "brk", "mmap", "munmap", "mremap")
     return f
 
 
@@ -165,6 +175,16 @@ def test_executor_exception_crosses_back():
     assert "fail" in info.value.__cause__.text
 
 
+def test_executor_exception_under_allowlist():
+    with Executor(1, filter=allowlist()) as executor:
+        future = executor.submit(int, "abc")
+        with pytest.raises(ValueError, match="abc") as info:
+            future.result(timeout=30)
+        # The worker survived sending the exception and serves another task.
+        assert executor.submit(square, 7).result(timeout=30) == 49
+    assert isinstance(info.value.__cause__, seccompx.sandbox.ChildTraceback)
+
+
 def test_executor_map():
     with Executor(2, filter=deny("socket")) as executor:
         assert list(executor.map(square, range(10), timeout=30)) == [
@@ -272,6 +292,53 @@ def test_executor_rejects_filter_without_read():
     f.add_rule(ERRNO(1), "read")
     with pytest.raises(SandboxError, match="read"):
         Executor(1, filter=f)
+
+
+@pytest.mark.parametrize("name", seccompx.sandbox.EXECUTOR_TRANSPORT_SYSCALLS)
+def test_executor_transport_check_covers_syscall(name):
+    with pytest.raises(SandboxError, match=name) as info:
+        Executor(1, filter=deny(name, action=ERRNO(1)))
+    assert not isinstance(info.value, SandboxViolation)
+
+
+def test_executor_rejects_non_iterable_initargs():
+    expected = "initargs must be an iterable"
+    with pytest.raises(TypeError, match=expected) as info:
+        Executor(1, filter=deny(), initializer=print, initargs=5)
+    assert "not int" in str(info.value)
+
+
+def test_executor_rejects_non_callable_initializer():
+    with pytest.raises(TypeError, match="initializer must be callable"):
+        Executor(1, filter=deny(), initializer=5)
+
+
+@pytest.mark.parametrize("timeout", [0, -1, math.nan])
+def test_executor_rejects_invalid_timeout(timeout):
+    with pytest.raises(seccompx.InvalidArgumentError) as info:
+        Executor(1, filter=deny(), timeout=timeout)
+    assert f"timeout={timeout!r}" in str(info.value)
+
+
+@pytest.mark.parametrize("timeout", [math.inf, 1e30])
+def test_executor_unbounded_timeout(timeout):
+    with Executor(1, filter=deny("socket"), timeout=timeout) as executor:
+        assert executor.submit(square, 3).result(timeout=30) == 9
+
+
+def test_executor_rejected_arguments_do_not_warn():
+    def reject() -> None:
+        with pytest.raises(TypeError):
+            Executor(1, filter=deny("socket"), initargs=5)
+        with pytest.raises(seccompx.InvalidArgumentError):
+            Executor(0, filter=deny("socket"))
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reject()
+        gc.collect()
+    categories = [item.category for item in caught]
+    assert seccompx.FilterNotLoadedWarning not in categories
 
 
 def test_executor_rejects_bad_max_workers():

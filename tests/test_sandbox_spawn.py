@@ -5,11 +5,14 @@ child, so these tests assert the child's exit status or signal."""
 from __future__ import annotations
 
 import errno
+import gc
 import hashlib
+import math
 import os
 import signal
 import subprocess
 import threading
+import warnings
 
 import pytest
 
@@ -22,7 +25,7 @@ from seccompx import (
     SandboxError,
     SandboxViolation,
 )
-from seccompx.sandbox import Process, run_program, spawn
+from seccompx.sandbox import Process, _spawn, run_program, spawn
 
 SIGSYS = int(signal.SIGSYS)
 TRUE = "/bin/true"
@@ -266,6 +269,60 @@ def test_spawn_closes_other_descriptors():
     assert passed.stdout == b"open\n"
 
 
+def closed_descriptor() -> int:
+    """Return the number of a descriptor that was just closed."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    os.close(write_end)
+    return write_end
+
+
+@pytest.mark.parametrize("fd", [-1, -5])
+def test_spawn_rejects_negative_pass_fds(fd):
+    with pytest.raises(seccompx.InvalidArgumentError) as info:
+        spawn([TRUE], filter=deny(), pass_fds=(fd,))
+    assert f"pass_fds contains {fd}" in str(info.value)
+    assert "0 or more" in str(info.value)
+
+
+@pytest.mark.parametrize("fd", [None, 2**31, 2**40])
+def test_spawn_rejects_closed_pass_fds(fd):
+    if fd is None:
+        fd = closed_descriptor()
+    with pytest.raises(seccompx.InvalidArgumentError) as info:
+        spawn([TRUE], filter=deny(), pass_fds=(fd,))
+    assert f"pass_fds contains {fd}," in str(info.value)
+    assert "not an open file descriptor" in str(info.value)
+
+
+@pytest.mark.parametrize("pass_fds", [("3",), (1.5,), (True,), 5])
+def test_spawn_rejects_pass_fds_of_wrong_type(pass_fds):
+    with pytest.raises(TypeError, match="pass_fds must"):
+        spawn([TRUE], filter=deny(), pass_fds=pass_fds)
+
+
+def test_pass_fd_closed_after_check(monkeypatch):
+    # A descriptor that another thread closes between the check and the
+    # start of the child: the child reports which step failed.
+    fd = closed_descriptor()
+    monkeypatch.setattr(_spawn, "_kept_fds", lambda pass_fds: (fd,))
+    with pytest.raises(OSError) as info:
+        spawn([TRUE], filter=deny(), pass_fds=())
+    assert info.value.errno == errno.EBADF
+    assert f"pass_fds descriptors [{fd}]" in str(info.value)
+
+
+def test_spawn_accepts_standard_pass_fds():
+    process = spawn([TRUE], filter=deny(), pass_fds=(0, 1, 2))
+    assert process.wait(timeout=30) == 0
+
+
+def test_spawn_rejects_closed_stdio_descriptor():
+    fd = closed_descriptor()
+    with pytest.raises(seccompx.InvalidArgumentError, match=f"stdout={fd} "):
+        spawn([TRUE], filter=deny(), stdout=fd)
+
+
 def test_spawn_restores_sigpipe_default():
     result = run_program(
         ["cat", "/proc/self/status"],
@@ -303,6 +360,51 @@ def test_wait_timeout_expires():
 def test_run_program_timeout_kills():
     with pytest.raises(subprocess.TimeoutExpired):
         run_program(["sleep", "30"], filter=deny("socket"), timeout=0.3)
+
+
+@pytest.mark.parametrize("timeout", [0, -1, math.nan])
+def test_run_program_rejects_invalid_timeout(timeout):
+    with pytest.raises(seccompx.InvalidArgumentError) as info:
+        run_program([TRUE], filter=deny(), timeout=timeout)
+    assert f"timeout={timeout!r}" in str(info.value)
+    assert "greater than 0" in str(info.value)
+
+
+@pytest.mark.parametrize("timeout", [math.inf, 1e30])
+def test_run_program_unbounded_timeout(timeout):
+    result = run_program([TRUE], filter=deny("socket"), timeout=timeout)
+    assert result.returncode == 0
+
+
+def test_wait_accepts_zero_and_unbounded_timeouts():
+    process = spawn(["sleep", "30"], filter=deny("socket"))
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            process.wait(timeout=0)
+        with pytest.raises(seccompx.InvalidArgumentError, match="timeout=-1"):
+            process.wait(timeout=-1)
+    finally:
+        process.kill()
+    assert process.wait(timeout=math.inf) == -signal.SIGKILL
+
+
+def test_rejected_arguments_do_not_warn_unused_filter():
+    def reject() -> None:
+        with pytest.raises(seccompx.InvalidArgumentError):
+            spawn([TRUE], filter=deny("socket"), pass_fds=(-1,))
+        with pytest.raises(seccompx.InvalidArgumentError):
+            spawn([], filter=deny("socket"))
+        with pytest.raises(seccompx.InvalidArgumentError):
+            run_program([TRUE], filter=deny("socket"), timeout=-1)
+        with pytest.raises(seccompx.InvalidArgumentError):
+            run_program([TRUE], filter=deny("socket"), input=b"", stdin=0)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reject()
+        gc.collect()
+    categories = [item.category for item in caught]
+    assert seccompx.FilterNotLoadedWarning not in categories
 
 
 def test_poll_returns_none_while_running():

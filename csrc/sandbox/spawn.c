@@ -39,6 +39,7 @@ enum {
     STAGE_EXEC = 8,
     /* Not a child stage: the filter forbids execve, so no child ran. */
     STAGE_EXEC_FORBIDDEN = 9,
+    STAGE_PASS_FDS = 10,
 };
 
 /* Everything the child needs, prepared by the parent before vfork. */
@@ -216,7 +217,7 @@ run_child(const struct spawn_plan *plan, struct spawn_report *report)
     if (setup_stdio(plan->stdio) < 0)
         child_fail(report, STAGE_STDIO, errno);
     if (keep_fds_open(plan) < 0)
-        child_fail(report, STAGE_CLOSE_FDS, errno);
+        child_fail(report, STAGE_PASS_FDS, errno);
     if (plan->close_fds && close_other_fds(plan) < 0)
         child_fail(report, STAGE_CLOSE_FDS, errno);
     if (plan->cwd != NULL && chdir(plan->cwd) < 0)
@@ -543,6 +544,7 @@ sbx_add_spawn_constants(PyObject *module)
     ADD(STAGE_LOAD);
     ADD(STAGE_EXEC);
     ADD(STAGE_EXEC_FORBIDDEN);
+    ADD(STAGE_PASS_FDS);
 #undef ADD
     return 0;
 }

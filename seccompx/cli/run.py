@@ -15,8 +15,18 @@ import errno
 import os
 import signal
 import sys
+import warnings
 from types import FrameType
-from typing import Any, Callable, Dict, List, Optional
+from typing import (
+    Any,
+    Callable,
+    Container,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+)
 
 from .._actions import (
     ALLOW,
@@ -27,8 +37,16 @@ from .._actions import (
     TRAP,
     Action,
 )
-from .._errors import InvalidArgumentError, SeccompError
+from .._errors import (
+    InvalidArgumentError,
+    SeccompError,
+    UnknownSyscallError,
+    UnmatchableRuleWarning,
+    unknown_syscall,
+)
 from .._filter import Filter
+from .. import groups
+from ..profile import read_file
 
 EXIT_SECCOMPX_FAILED = 125
 EXIT_CANNOT_EXECUTE = 126
@@ -50,8 +68,10 @@ def add_parser(subparsers: Any) -> None:
         help="run a program under a seccomp filter",
         description="Run COMMAND with a seccomp filter loaded just before "
         "execve.  The filter comes from --profile, or starts from "
-        "--default; --allow, --deny and --kill add rules to either.  The "
-        "filter must allow execve and what the program needs to start.",
+        "--default; --allow, --deny and --kill set the action for the "
+        "syscalls they name, in place of what the profile or the default "
+        "action does with them.  The filter must allow execve and what the "
+        "program needs to start.",
         epilog="Exit status: the program's own; 128+N when signal N ended "
         "it (159 for SIGSYS, a forbidden syscall); 125 when seccompx "
         "failed; 126 when the program could not be executed; 127 when it "
@@ -134,24 +154,139 @@ def _names(values: List[str]) -> List[str]:
     ]
 
 
+def _overrides(args: argparse.Namespace) -> Dict[str, Tuple[str, Action]]:
+    """Map each syscall of --allow, --deny and --kill to its option and
+    action.  Raise InvalidArgumentError if two options name one syscall."""
+    chosen: Dict[str, Tuple[str, Action]] = {}
+    for option, values, action in (
+        ("--allow", args.allow, ALLOW),
+        ("--deny", args.deny, ERRNO(errno.EPERM)),
+        ("--kill", args.kill, KILL_PROCESS),
+    ):
+        for name in _names(values):
+            earlier = chosen.setdefault(name, (option, action))[0]
+            if earlier != option:
+                raise InvalidArgumentError(
+                    f"syscall {name!r} is given to both {earlier} and "
+                    f"{option}; give each syscall to one of them"
+                )
+    return chosen
+
+
+def _strip_entry(
+    entry: Dict[str, Any], names: Container[str]
+) -> Optional[Dict[str, Any]]:
+    """Return a profile entry without ``names``, or None if none remain.
+
+    A group such as ``@basic-io`` that contains one of ``names`` is
+    replaced with its other members.  Malformed parts stay as they are,
+    for Filter.from_profile to report.
+    """
+    single = entry.get("name")
+    if isinstance(single, str) and "names" not in entry:
+        return None if single in names else entry
+    listed = entry.get("names")
+    if not isinstance(listed, list):
+        return entry
+    remaining: List[Any] = []
+    for name in listed:
+        if isinstance(name, str) and groups.is_group_name(name):
+            try:
+                members = groups.expand(name)
+            except InvalidArgumentError:
+                members = ()
+            if any(member in names for member in members):
+                remaining += [m for m in members if m not in names]
+                continue
+        if name not in names:
+            remaining.append(name)
+    return {**entry, "names": remaining} if remaining else None
+
+
+def _profile_without(data: Any, names: Container[str]) -> Any:
+    """Return a copy of parsed profile JSON whose ``syscalls`` entries no
+    longer name ``names``, so that only the command-line rules apply to
+    them."""
+    if not isinstance(data, dict):
+        return data
+    linux = data.get("linux")
+    if "defaultAction" not in data and isinstance(linux, dict):
+        seccomp = linux.get("seccomp")
+        if isinstance(seccomp, dict):
+            stripped = _profile_without(seccomp, names)
+            return {**data, "linux": {**linux, "seccomp": stripped}}
+        return data
+    entries = data.get("syscalls")
+    if not isinstance(entries, list):
+        return data
+    remaining = []
+    for entry in entries:
+        if isinstance(entry, dict):
+            entry = _strip_entry(entry, names)
+        if entry is not None:
+            remaining.append(entry)
+    return {**data, "syscalls": remaining}
+
+
+def _profile_filter(path: str, names: Mapping[str, object]) -> Filter:
+    if not names:
+        return Filter.from_profile(path)
+    # Building the profile as written first reports its errors with the
+    # JSON paths of the file, which dropping entries would shift.
+    Filter.from_profile(path).close()
+    return Filter.from_profile(_profile_without(read_file(path), names))
+
+
+def _add_overrides(
+    f: Filter, overrides: Dict[str, Tuple[str, Action]]
+) -> None:
+    default = f.default_action
+    for name, (option, action) in overrides.items():
+        if groups.syscall_number(name, 0) is None:
+            raise unknown_syscall(name, str(f.arches[0]))
+        tokens = [int(arch) for arch in f.arches]
+        if not any(groups.syscall_exists(name, token) for token in tokens):
+            arches = ", ".join(str(arch) for arch in f.arches)
+            raise UnknownSyscallError(
+                f"syscall {name!r} does not exist on the filter's "
+                f"architectures ({arches}), so {option} {name} would change "
+                "nothing; check the name against syscalls(2)",
+                syscall=name,
+                arch=f.arches[0],
+            )
+        if action == default:
+            # The profile's rules for the syscall are gone, so the default
+            # action already applies, and libseccomp rejects such a rule.
+            continue
+        with warnings.catch_warnings():
+            # A syscall that exists on only some of a profile's
+            # architectures gets the rule there, as in Filter.from_profile.
+            warnings.simplefilter("ignore", UnmatchableRuleWarning)
+            f.add_rule(action, name)
+
+
 def build_filter(args: argparse.Namespace) -> Filter:
-    """Build the filter from --profile or --default and the rule options."""
+    """Build the filter from --profile or --default and the rule options.
+
+    --allow, --deny and --kill replace the profile's rules for the
+    syscalls they name.  An option whose action is the filter's default
+    action adds no rule.
+    """
+    overrides = _overrides(args)
     if args.profile is not None:
         if args.default is not None:
             raise InvalidArgumentError(
                 "--default cannot be used with --profile: the profile sets "
                 "the default action"
             )
-        f = Filter.from_profile(args.profile)
+        f = _profile_filter(args.profile, overrides)
     else:
         f = Filter(default=parse_action(args.default or "kill-process"))
-    for names, action in (
-        (_names(args.allow), ALLOW),
-        (_names(args.deny), ERRNO(errno.EPERM)),
-        (_names(args.kill), KILL_PROCESS),
-    ):
-        for name in names:
-            f.add_rule(action, name, strict=True)
+    try:
+        _add_overrides(f, overrides)
+    except BaseException:
+        f.close()
+        raise
     return f
 
 
@@ -212,6 +347,7 @@ def run(args: argparse.Namespace) -> int:
             "seccompx run: error: no command given after --", file=sys.stderr
         )
         return EXIT_SECCOMPX_FAILED
+    f: Optional[Filter] = None
     try:
         f = build_filter(args)
         process = spawn(command, filter=f)
@@ -224,6 +360,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"seccompx run: {command[0]}: {error.strerror}", file=sys.stderr)
         return EXIT_CANNOT_EXECUTE
+    finally:
+        if f is not None:
+            f.close()
     previous = _forwarding(process.pid)
     try:
         returncode = process.wait()

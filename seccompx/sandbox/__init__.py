@@ -23,9 +23,11 @@ shared with the parent and ends the child at once.  ``report="kill"``
 loads the filter unchanged, and the parent can then only say that the
 kernel killed the child with SIGSYS.
 
-The result of :func:`run` and of executor tasks travels back over a pipe
-with :mod:`pickle`, which needs ``write`` and ``exit_group`` after the
-filter is loaded (executor workers also ``read`` their tasks).  The
+The result of :func:`run` and of executor tasks, or the exception they
+raised, travels back over a pipe with :mod:`pickle`, which needs
+``write`` and ``exit_group`` after the filter is loaded (executor workers
+also ``read`` their tasks).  The child's traceback is recorded without
+reading source files, and the parent adds the source lines.  The
 sandbox adds no rule to the filter: when the filter forbids one of these
 syscalls, the call raises :class:`seccompx.SandboxError` before any child
 starts.  See ``docs/sandbox.md`` for what a filter cannot protect against.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import collections.abc
 import concurrent.futures
 import logging
 import os
@@ -33,7 +34,7 @@ from .._errors import (
     SandboxTimeout,
 )
 from ._child import _call, _flush_stdio, _start_child
-from ._program import _check_transport, _prepare, _Prepared
+from ._program import _check_transport, _mark_used, _prepare, _Prepared
 from ._protocol import (
     _EXIT_INTERNAL,
     _STAGE_INITIALIZING,
@@ -43,6 +44,7 @@ from ._protocol import (
     _STAGE_SENDING,
     _STAGE_STARTED,
     _STAGE_WAITING,
+    EXECUTOR_TRANSPORT_SYSCALLS,
     FilterLike,
     _decode,
     _encode_exception,
@@ -54,7 +56,7 @@ from ._protocol import (
 )
 from ._report import _death_error, _status_text
 from ._run import _func_name
-from ._wait import _ChildWatcher, _deadline, _drain
+from ._wait import _MAX_WAIT, _ChildWatcher, _drain, _timeout_seconds
 
 _log = logging.getLogger("seccompx")
 _T = TypeVar("_T")
@@ -268,12 +270,7 @@ class _Pool:
         reporter = _sandbox.Reporter()
         try:
             _check_transport(
-                self.prepared,
-                [
-                    ("read", (task_r,)),
-                    ("write", (result_w,)),
-                    ("exit_group", (0,)),
-                ],
+                self.prepared, EXECUTOR_TRANSPORT_SYSCALLS, result_w, task_r
             )
             _flush_stdio()
             pid = os.fork()
@@ -363,7 +360,8 @@ class _Pool:
                     # Its clock starts once it runs tasks: check soon.
                     wait_ms = 10
                 else:
-                    left = int((worker.deadline - now) * 1000) + 1
+                    seconds_left = min(worker.deadline - now, _MAX_WAIT)
+                    left = int(seconds_left * 1000) + 1
                     wait_ms = max(
                         0, left if wait_ms is None else min(wait_ms, left)
                     )
@@ -563,7 +561,8 @@ class Executor(concurrent.futures.Executor):
     the worker started, plus what the initializer imported.  A task that
     breaks the filter fails with :class:`seccompx.SandboxViolation`, its
     worker dies, and a new worker takes its place.  ``timeout`` limits
-    each task in seconds (``SandboxTimeout``, and the worker is replaced).
+    each task in seconds (``SandboxTimeout``, and the worker is replaced);
+    it must be greater than 0, or None or ``math.inf`` for no limit.
 
     The filter must allow :data:`EXECUTOR_TRANSPORT_SYSCALLS`; the
     constructor raises :class:`seccompx.SandboxError` otherwise.  If the
@@ -581,6 +580,7 @@ class Executor(concurrent.futures.Executor):
         timeout: Optional[float] = None,
         report: str = "trap",
     ) -> None:
+        _mark_used(filter)
         if max_workers is None:
             max_workers = os.cpu_count() or 1
         if isinstance(max_workers, bool) or not isinstance(max_workers, int):
@@ -592,24 +592,27 @@ class Executor(concurrent.futures.Executor):
                 f"max_workers={max_workers} is invalid: use 1 or more"
             )
         if initializer is not None and not callable(initializer):
-            raise TypeError("initializer must be callable or None")
-        _deadline(timeout)
+            raise TypeError(
+                "initializer must be callable or None, not "
+                f"{type(initializer).__name__}"
+            )
+        if not isinstance(initargs, collections.abc.Iterable):
+            raise TypeError(
+                "initargs must be an iterable of arguments for the "
+                f"initializer, such as a tuple, not {type(initargs).__name__}"
+            )
+        seconds = _timeout_seconds(timeout)
         prepared = _prepare(filter, report)
         read_fd, write_fd = os.pipe()
         try:
             _check_transport(
-                prepared,
-                [
-                    ("read", (read_fd,)),
-                    ("write", (write_fd,)),
-                    ("exit_group", (0,)),
-                ],
+                prepared, EXECUTOR_TRANSPORT_SYSCALLS, write_fd, read_fd
             )
         finally:
             os.close(read_fd)
             os.close(write_fd)
         self._pool = _Pool(
-            prepared, max_workers, initializer, tuple(initargs), timeout
+            prepared, max_workers, initializer, tuple(initargs), seconds
         )
         self._finalizer = weakref.finalize(
             self, self._pool.shutdown, False, False

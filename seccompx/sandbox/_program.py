@@ -99,8 +99,8 @@ def _program_of(filter: FilterLike) -> Tuple[bytes, int, bool]:
         or len(data) // _INSN.size > _MAX_INSNS
     ):
         raise ProgramError(
-            f"a BPF program of {len(data)} bytes is invalid: it must hold 1 "
-            f"to {_MAX_INSNS} instructions of {_INSN.size} bytes each"
+            f"a BPF program of {len(data)} bytes is invalid: it must contain "
+            f"1 to {_MAX_INSNS} instructions of {_INSN.size} bytes each"
         )
     return data, flags, True
 
@@ -184,6 +184,19 @@ def _trap_program(program: bytes) -> bytes:
     return b"".join(_INSN.pack(*insn) for insn in insns)
 
 
+def _mark_used(filter: FilterLike) -> None:
+    """Count a Filter handed to the sandbox as used.
+
+    Call this before checking the other arguments: a Filter dropped after
+    the sandbox rejected them must not warn with FilterNotLoadedWarning
+    as well.
+    """
+    if isinstance(filter, Filter):
+        mark = getattr(filter, "_mark_used", None)
+        if mark is not None:
+            mark()
+
+
 def _prepare(filter: FilterLike, report: str) -> _Prepared:
     if report not in _REPORT_MODES:
         raise InvalidArgumentError(
@@ -206,13 +219,20 @@ def _describe_action(value: int) -> str:
 
 
 def _check_transport(
-    prepared: _Prepared, needs: Sequence[Tuple[str, Tuple[int, ...]]]
+    prepared: _Prepared,
+    names: Sequence[str],
+    result_fd: int,
+    task_fd: int = -1,
 ) -> None:
     """Raise SandboxError if the filter forbids a syscall the transport needs.
 
-    ``needs`` contains syscall names and the argument values the sandbox will
-    pass.  Pointer arguments are unknown here and evaluated as 0.
+    ``names`` is TRANSPORT_SYSCALLS or EXECUTOR_TRANSPORT_SYSCALLS.  Each
+    is evaluated with the arguments the child passes: the pipe descriptor
+    for ``read`` and ``write``, 0 for ``exit_group``.  Pointer arguments
+    are unknown here and evaluated as 0.
     """
+    arguments = {"read": (task_fd,), "write": (result_fd,), "exit_group": (0,)}
+    needs = [(name, arguments[name]) for name in names]
     native = int(Arch.native())
     blocked = []
     for name, args in needs:
@@ -220,7 +240,9 @@ def _check_transport(
         action = _sandbox.evaluate(prepared.original, number, native, 0, args)
         if action & _ACTION_MASK not in _RUNNING_KINDS:
             shown = ", ".join(str(value) for value in args)
-            blocked.append(f"{name}({shown}) gets {_describe_action(action)}")
+            blocked.append(
+                f"it returns {_describe_action(action)} for {name}({shown})"
+            )
     if blocked:
         names = ", ".join(repr(name) for name, _ in needs)
         raise SandboxError(

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import errno as _errno
 import os
 import pickle
 import struct
-import traceback
+import sys
+import types
 from typing import (
     Any,
+    Iterator,
     List,
+    Mapping,
     Optional,
+    Sequence,
     Tuple,
 )
 
 from .._errors import (
     SandboxError,
 )
+from . import _traceback
 
 #: Syscalls that :func:`run` needs after the filter is loaded: ``write``
 #: sends the pickled result and ``exit_group`` ends the child.
@@ -68,7 +75,8 @@ class ChildTraceback(Exception):
 
     :func:`run` and :class:`Executor` set it as the ``__cause__`` of the
     exception they re-raise, so the child's traceback prints below the
-    parent's.  ``text`` is the formatted traceback.
+    parent's.  ``text`` is the formatted traceback; the parent added the
+    source lines from its own copy of the files.
     """
 
     def __init__(self, text: str) -> None:
@@ -82,15 +90,82 @@ class ChildTraceback(Exception):
 ChildTraceback.__module__ = "seccompx.sandbox"
 
 
-def _format_exception(exc: BaseException) -> str:
-    return "".join(
-        traceback.format_exception(type(exc), exc, exc.__traceback__)
-    )
+def _type_name(exc: BaseException) -> str:
+    cls = type(exc)
+    if cls.__module__ in ("builtins", "__main__"):
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception as error:
+        return f"<str() of the exception raised {type(error).__name__}>"
+
+
+def _loaded_module(
+    name: str, globals: Optional[Mapping[str, object]], level: int
+) -> Optional[str]:
+    """Return the absolute name of a module to import, or None."""
+    if level == 0:
+        return name
+    package = (globals or {}).get("__package__")
+    if not isinstance(package, str) or not package:
+        return None
+    base = package.rsplit(".", level - 1)[0]
+    return f"{base}.{name}" if name else base
+
+
+@contextlib.contextmanager
+def _imports_from_cache_only() -> Iterator[None]:
+    """Make imports of modules that are not loaded fail inside the block.
+
+    pickle imports the module of every class and function it saves or
+    loads.  That costs no syscall for a module in ``sys.modules``, but
+    loading a new one opens files, which the filter may forbid.  With this
+    guard such an object cannot be pickled, and the child reports that
+    instead of breaking the filter.
+    """
+    # NOTE: the guard replaces builtins.__import__ for the whole process,
+    # so a thread that the callable left running also gets ImportError for
+    # a module that is not loaded while the outcome is pickled.
+    original = builtins.__import__
+
+    def cached_import(
+        name: str,
+        globals: Optional[Mapping[str, object]] = None,
+        locals: Optional[Mapping[str, object]] = None,
+        fromlist: Optional[Sequence[str]] = (),
+        level: int = 0,
+    ) -> types.ModuleType:
+        full_name = _loaded_module(name, globals, level)
+        module = sys.modules.get(full_name) if full_name else None
+        missing = [
+            item
+            for item in fromlist or ()
+            if item != "*" and not hasattr(module, item)
+        ]
+        if module is None or missing:
+            raise ImportError(
+                f"module {full_name or name!r} is not loaded in the sandboxed "
+                "child, and loading it under the filter could need "
+                "forbidden syscalls; import it before the filter is loaded",
+                name=full_name or name,
+            )
+        return original(name, globals, locals, fromlist, level)
+
+    builtins.__import__ = cached_import
+    try:
+        yield
+    finally:
+        builtins.__import__ = original
 
 
 def _encode_result(value: object) -> bytes:
     try:
-        return pickle.dumps(("ok", value), pickle.HIGHEST_PROTOCOL)
+        with _imports_from_cache_only():
+            return pickle.dumps(("ok", value), pickle.HIGHEST_PROTOCOL)
     except Exception as exc:
         message = (
             f"the callable returned a {type(value).__qualname__} that cannot "
@@ -99,15 +174,42 @@ def _encode_result(value: object) -> bytes:
         return pickle.dumps(("error", message), pickle.HIGHEST_PROTOCOL)
 
 
-def _encode_exception(exc: BaseException, kind: str = "raise") -> bytes:
-    text = _format_exception(exc)
+def _pickle_exception(exc: BaseException) -> Optional[bytes]:
+    """Pickle ``exc``, or return None if the parent could not unpickle it.
+
+    Unpickling once in the child catches exceptions whose ``__init__``
+    takes other arguments than ``args``, which pickle would rebuild wrongly.
+    """
     try:
-        return pickle.dumps((kind, exc, text), pickle.HIGHEST_PROTOCOL)
+        with _imports_from_cache_only():
+            data = pickle.dumps(exc, pickle.HIGHEST_PROTOCOL)
+            pickle.loads(data)
     except Exception:
-        name = f"{type(exc).__module__}.{type(exc).__qualname__}"
-        return pickle.dumps(
-            (kind + "_text", name, str(exc), text), pickle.HIGHEST_PROTOCOL
-        )
+        return None
+    return data
+
+
+def _encode_exception(exc: BaseException, kind: str = "raise") -> bytes:
+    """Pickle an exception message: ``(kind, pickled exception or None,
+    type name, str(), traceback records)``.
+
+    Neither step reads a file, so sending an exception needs the same
+    syscalls as sending a result.
+    """
+    try:
+        records = _traceback.capture(exc)
+    except Exception:
+        # The traceback module failed on a strange exception; send it
+        # without a traceback rather than not at all.
+        records = ()
+    message = (
+        kind,
+        _pickle_exception(exc),
+        _type_name(exc),
+        _safe_str(exc),
+        records,
+    )
+    return pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -168,7 +270,9 @@ def _read_frame(fd: int) -> Optional[bytes]:
         )
     body = _read_exact(fd, size)
     if body is None:
-        raise SandboxError("the task pipe closed inside a frame", _errno.EPIPE)
+        raise SandboxError(
+            "the task pipe was closed in the middle of a frame", _errno.EPIPE
+        )
     return body
 
 
@@ -180,7 +284,9 @@ def _read_exact(fd: int, size: int) -> Optional[bytes]:
         if not chunk:
             if remaining == size:
                 return None
-            raise SandboxError("the pipe closed inside a frame", _errno.EPIPE)
+            raise SandboxError(
+                "the pipe was closed in the middle of a frame", _errno.EPIPE
+            )
         chunks.append(chunk)
         remaining -= len(chunk)
     return b"".join(chunks)
@@ -207,8 +313,12 @@ def _outcome_error(message: Tuple[Any, ...]) -> Optional[BaseException]:
     if kind == "ok":
         return None
     if kind in ("raise", "init_failed", "load_failed"):
-        exc = message[1]
-        exc.__cause__ = ChildTraceback(message[2])
+        if len(message) != 5:
+            return SandboxError(
+                f"the sandboxed child sent a malformed {kind!r} message",
+                _errno.EPROTO,
+            )
+        exc = _child_exception(*message[1:])
         if kind == "init_failed":
             error = SandboxError(
                 f"the executor's initializer raised {exc!r}; the executor "
@@ -216,18 +326,42 @@ def _outcome_error(message: Tuple[Any, ...]) -> Optional[BaseException]:
             )
             error.__cause__ = exc
             return error
-        return exc  # type: ignore[no-any-return]
-    if kind in ("raise_text", "init_failed_text", "load_failed_text"):
-        _, name, text, tb = message
-        error = SandboxError(
-            f"the sandboxed child raised {name}: {text} (the exception "
-            "could not be pickled, so this error stands in for it)"
-        )
-        error.__cause__ = ChildTraceback(tb)
-        return error
+        return exc
     if kind == "error":
         return SandboxError(message[1])
     return SandboxError(
         f"the sandboxed child sent an unknown message kind {kind!r}",
         _errno.EPROTO,
     )
+
+
+def _child_exception(
+    payload: Optional[bytes],
+    name: str,
+    text: str,
+    records: Tuple[_traceback._ExceptionRecord, ...],
+) -> BaseException:
+    """Rebuild the child's exception with its traceback as ``__cause__``.
+
+    An exception that cannot cross over becomes a SandboxError that names
+    its type and message.
+    """
+    exc: Optional[BaseException] = None
+    if payload is not None:
+        try:
+            loaded = pickle.loads(payload)
+        except Exception:
+            loaded = None
+        if isinstance(loaded, BaseException):
+            exc = loaded
+    if exc is None:
+        exc = SandboxError(
+            f"the sandboxed child raised {name}: {text} (the exception "
+            "cannot be pickled, so this error is raised in its place)"
+        )
+    try:
+        formatted = _traceback.render(records)
+    except Exception as error:
+        formatted = f"(the child's traceback cannot be formatted: {error!r})\n"
+    exc.__cause__ = ChildTraceback(formatted)
+    return exc

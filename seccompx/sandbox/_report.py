@@ -124,7 +124,9 @@ def _death_error(
     stage_text = _STAGE_NAMES.get(stage, "running")
     if status is None:
         return SandboxError(
-            f"{child_name} vanished while {stage_text}", _errno.ECHILD
+            f"{child_name} ended while {stage_text}, and its exit status "
+            "is not available",
+            _errno.ECHILD,
         )
     if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGSYS:
         if prepared.report == "kill":

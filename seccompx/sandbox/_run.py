@@ -17,10 +17,16 @@ from .._errors import (
     SandboxTimeout,
 )
 from ._child import _flush_stdio, _run_child
-from ._program import _check_transport, _prepare, _Prepared
-from ._protocol import _STAGE_NAMES, FilterLike, _decode, _outcome_error
+from ._program import _check_transport, _mark_used, _prepare, _Prepared
+from ._protocol import (
+    _STAGE_NAMES,
+    TRANSPORT_SYSCALLS,
+    FilterLike,
+    _decode,
+    _outcome_error,
+)
 from ._report import _death_error, _status_text
-from ._wait import _ChildWatcher, _collect, _deadline
+from ._wait import _ChildWatcher, _collect, _deadline, _timeout_seconds
 
 _T = TypeVar("_T")
 
@@ -45,31 +51,33 @@ def run(
     ``filter`` is a :class:`seccompx.Filter`, BPF bytes, or an object with
     ``__bytes__`` such as :class:`seccompx.Program`.  It must allow
     :data:`TRANSPORT_SYSCALLS` (``write`` and ``exit_group``), or this
-    raises :class:`seccompx.SandboxError` before forking.
+    raises :class:`seccompx.SandboxError` before forking.  Sending a
+    result or an exception back needs no other syscall, apart from memory
+    (``brk``, ``mmap``, ``munmap``, ``mremap``) for a large one.
 
     Raises :class:`seccompx.SandboxViolation` when the child makes a
     syscall the filter forbids, naming it when ``report`` is ``"trap"``
     (the default, see the module documentation), and
     :class:`seccompx.SandboxTimeout` when ``timeout`` seconds pass first;
-    the child is then killed.  The names ``filter``, ``timeout`` and
-    ``report`` are taken by this function; pass such keyword arguments to
-    ``func`` through :func:`functools.partial`.
+    the child is then killed.  ``timeout`` is a number of seconds greater
+    than 0, or None or ``math.inf`` for no limit.  The names ``filter``,
+    ``timeout`` and ``report`` are taken by this function; pass such
+    keyword arguments to ``func`` through :func:`functools.partial`.
 
     The child is a plain fork of the calling process: as with
     multiprocessing's fork start method, a lock that another thread of the
     parent held at the time stays locked in the child.
     """
+    _mark_used(filter)
     if not callable(func):
         raise TypeError(f"func must be callable, not {type(func).__name__}")
-    deadline = _deadline(timeout)
+    deadline = _deadline(_timeout_seconds(timeout))
     prepared = _prepare(filter, report)
     read_fd, write_fd = os.pipe()
     reporter: Optional[_sandbox.Reporter] = None
     watcher: Optional[_ChildWatcher] = None
     try:
-        _check_transport(
-            prepared, [("write", (write_fd,)), ("exit_group", (0,))]
-        )
+        _check_transport(prepared, TRANSPORT_SYSCALLS, write_fd)
         reporter = _sandbox.Reporter()
         _flush_stdio()
         pid = os.fork()

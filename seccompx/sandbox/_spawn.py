@@ -3,14 +3,15 @@ filter loaded just before execve."""
 
 from __future__ import annotations
 
+import collections.abc
 import errno as _errno
+import fcntl
 import io
 import os
 import selectors
 import signal
 import subprocess
 import threading
-import time
 from typing import (
     IO,
     Any,
@@ -33,14 +34,21 @@ from .._errors import (
 from .._filter import resolve_syscall
 from .._types import Arch
 from ._child import _load_error
-from ._program import _describe_action, _prepare, _Prepared
+from ._program import _describe_action, _mark_used, _prepare
 from ._protocol import FilterLike
-from ._wait import _ChildWatcher, _remaining
+from ._wait import (
+    _ChildWatcher,
+    _deadline,
+    _remaining,
+    _timeout_seconds,
+    _wait_time,
+)
 
 _SPAWN_STEPS = {
     _sandbox.STAGE_SIGNALS: "resetting signal handlers",
     _sandbox.STAGE_SESSION: "setsid()",
     _sandbox.STAGE_STDIO: "setting up stdin, stdout and stderr",
+    _sandbox.STAGE_PASS_FDS: "keeping the pass_fds descriptors open",
     _sandbox.STAGE_CLOSE_FDS: "closing file descriptors",
     _sandbox.STAGE_CWD: "changing directory",
     _sandbox.STAGE_NO_NEW_PRIVS: "prctl(PR_SET_NO_NEW_PRIVS)",
@@ -106,20 +114,21 @@ class Process:
     def wait(self, timeout: Optional[float] = None) -> int:
         """Wait for the program to exit and return its returncode.
 
-        Raises :class:`subprocess.TimeoutExpired` after ``timeout`` seconds.
+        Raises :class:`subprocess.TimeoutExpired` after ``timeout``
+        seconds: 0 or more, or None or ``math.inf`` for no limit.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = _deadline(_timeout_seconds(timeout, allow_zero=True))
         while self.returncode is None:
-            remaining = _remaining(deadline)
-            if not self._lock.acquire(
-                timeout=-1 if remaining is None else remaining
-            ):
-                raise subprocess.TimeoutExpired(self.args, timeout)  # type: ignore[arg-type]
+            step = _wait_time(deadline)
+            if not self._lock.acquire(timeout=-1 if step is None else step):
+                if _remaining(deadline) == 0:
+                    raise _timeout_expired(self.args, timeout)
+                continue
             try:
                 if self.returncode is None:
                     status = self._watcher.wait(deadline)
                     if status is None:
-                        raise subprocess.TimeoutExpired(self.args, timeout)  # type: ignore[arg-type]
+                        raise _timeout_expired(self.args, timeout)
                     self._set_status(status)
             finally:
                 self._lock.release()
@@ -153,10 +162,11 @@ class Process:
         """Send ``input``, read stdout and stderr to the end, and wait.
 
         Returns ``(stdout_data, stderr_data)``, with None for a stream that
-        is not a pipe.  After :class:`subprocess.TimeoutExpired` the data
-        read so far is kept, and a later call goes on from there.
+        is not a pipe.  ``timeout`` is in seconds: 0 or more, or None or
+        ``math.inf`` for no limit.  After :class:`subprocess.TimeoutExpired`
+        the data read so far is kept, and a later call goes on from there.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = _deadline(_timeout_seconds(timeout, allow_zero=True))
         self._exchange(input, deadline, timeout)
         outputs: List[Any] = []
         for stream in (self.stdout, self.stderr):
@@ -180,10 +190,10 @@ class Process:
         with selectors.DefaultSelector() as selector:
             self._register(selector, input)
             while selector.get_map():
-                remaining = _remaining(deadline)
-                if remaining is not None and remaining <= 0:
-                    raise subprocess.TimeoutExpired(self.args, timeout)  # type: ignore[arg-type]
-                for key, _ in selector.select(remaining):
+                step = _wait_time(deadline)
+                if step is not None and step <= 0:
+                    raise _timeout_expired(self.args, timeout)
+                for key, _ in selector.select(step):
                     self._transfer(selector, key)
 
     def _register(
@@ -257,6 +267,12 @@ class Process:
         self.wait()
 
 
+def _timeout_expired(
+    args: Sequence[Argument], timeout: Optional[float]
+) -> subprocess.TimeoutExpired:
+    return subprocess.TimeoutExpired(args, timeout)  # type: ignore[arg-type]
+
+
 def _raw(stream: IO[Any]) -> int:
     if isinstance(stream, io.TextIOBase):
         stream.flush()
@@ -307,6 +323,55 @@ def _executables(
     return tuple(os.path.join(os.fsencode(d), program) for d in directories)
 
 
+_STDIO_NAMES = ("stdin", "stdout", "stderr")
+# Descriptors above this cannot be open: the kernel stores them as int.
+_MAX_FD = 2**31 - 1
+
+
+def _is_open(fd: int) -> bool:
+    if fd > _MAX_FD:
+        return False
+    try:
+        fcntl.fcntl(fd, fcntl.F_GETFD)
+    except OSError:
+        return False
+    return True
+
+
+def _kept_fds(pass_fds: Iterable[int]) -> Tuple[int, ...]:
+    """Check pass_fds; return its descriptors above 2, sorted.
+
+    0, 1 and 2 stay open in the child anyway, as stdin, stdout and stderr.
+    """
+    if isinstance(pass_fds, (str, bytes)) or not isinstance(
+        pass_fds, collections.abc.Iterable
+    ):
+        raise TypeError(
+            "pass_fds must be an iterable of file descriptors, not "
+            f"{type(pass_fds).__name__}"
+        )
+    descriptors = set()
+    for fd in pass_fds:
+        if isinstance(fd, bool) or not isinstance(fd, int):
+            raise TypeError(
+                "pass_fds must contain file descriptors (int), not "
+                f"{fd!r} of type {type(fd).__name__}"
+            )
+        if fd < 0:
+            raise InvalidArgumentError(
+                f"pass_fds contains {fd}, which is not a file descriptor: "
+                "use descriptors of 0 or more"
+            )
+        if not _is_open(fd):
+            raise InvalidArgumentError(
+                f"pass_fds contains {fd}, which is not an open file "
+                "descriptor in this process; open it or leave it out"
+            )
+        if fd > 2:
+            descriptors.add(fd)
+    return tuple(sorted(descriptors))
+
+
 class _Stdio:
     """The three descriptors for the child and the parent's pipe ends."""
 
@@ -333,14 +398,21 @@ class _Stdio:
         elif spec == subprocess.STDOUT:
             if slot != 2:
                 raise InvalidArgumentError(
+                    f"{_STDIO_NAMES[slot]}=subprocess.STDOUT is invalid: "
                     "only stderr may be subprocess.STDOUT"
                 )
             self.child[2] = self.child[1] if self.child[1] >= 0 else 1
         elif isinstance(spec, int) and not isinstance(spec, bool):
+            name = _STDIO_NAMES[slot]
             if spec < 0:
                 raise InvalidArgumentError(
-                    f"file descriptor {spec} is invalid: use one >= 0, "
-                    "subprocess.PIPE, DEVNULL or None"
+                    f"{name}={spec} is invalid: use a file descriptor of 0 "
+                    "or more, subprocess.PIPE, DEVNULL or None"
+                )
+            if not _is_open(spec):
+                raise InvalidArgumentError(
+                    f"{name}={spec} is not an open file descriptor in this "
+                    "process"
                 )
             self.child[slot] = spec
         elif hasattr(spec, "fileno"):
@@ -384,7 +456,7 @@ def _spawn_failure(
     err: int,
     program: bytes,
     cwd: Optional[bytes],
-    prepared: _Prepared,
+    keep: Tuple[int, ...],
 ) -> BaseException:
     if stage == _sandbox.STAGE_LOAD:
         return _load_error(err)
@@ -399,6 +471,13 @@ def _spawn_failure(
         return OSError(err, os.strerror(err), os.fsdecode(program))
     if stage == _sandbox.STAGE_CWD and cwd is not None:
         return OSError(err, os.strerror(err), os.fsdecode(cwd))
+    if stage == _sandbox.STAGE_PASS_FDS:
+        return OSError(
+            err,
+            f"keeping the pass_fds descriptors {list(keep)} open in the "
+            f"child failed: {os.strerror(err)}; one was probably closed "
+            "after spawn() checked it",
+        )
     step = _SPAWN_STEPS.get(stage, f"step {stage}")
     return OSError(err, f"{step} in the child failed: {os.strerror(err)}")
 
@@ -434,7 +513,10 @@ def spawn(
     very call, this raises :class:`seccompx.SandboxError` without starting
     a child.  A program that cannot be executed raises OSError, as
     subprocess does (FileNotFoundError for a missing program).
+    ``pass_fds`` must contain open descriptors of this process; 0, 1 and
+    2 stay open anyway.
     """
+    _mark_used(filter)
     argv = _argv(args)
     prepared = _prepare(filter, "kill")
     program = (
@@ -445,7 +527,7 @@ def spawn(
     executables = _executables(program, env)
     environment = _environment(env)
     directory = _fsencode_arg(cwd, "cwd") if cwd is not None else None
-    keep = tuple(sorted({int(fd) for fd in pass_fds}))
+    keep = _kept_fds(pass_fds)
     exec_check = (resolve_syscall("execve"), int(Arch.native()))
     stdio = _Stdio()
     try:
@@ -475,7 +557,7 @@ def spawn(
             )
         if stage:
             os.waitpid(pid, 0)
-            raise _spawn_failure(stage, err, program, directory, prepared)
+            raise _spawn_failure(stage, err, program, directory, keep)
     except BaseException:
         stdio.close_all()
         raise
@@ -516,9 +598,12 @@ def run_program(
     ``options`` go to :func:`spawn`.  With ``check`` true, a program that
     SIGSYS ended raises its :attr:`Process.violation`, and any other
     non-zero returncode raises :class:`subprocess.CalledProcessError`.
-    After ``timeout`` seconds the program is killed and
+    After ``timeout`` seconds (greater than 0, or None or ``math.inf``
+    for no limit) the program is killed and
     :class:`subprocess.TimeoutExpired` is raised.
     """
+    _mark_used(filter)
+    _timeout_seconds(timeout)
     if input is not None:
         if options.get("stdin") is not None:
             raise InvalidArgumentError("stdin and input cannot both be given")

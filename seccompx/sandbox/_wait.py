@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import select
 import signal
@@ -16,6 +17,11 @@ from .._errors import (
     InvalidArgumentError,
 )
 from ._protocol import _FrameReader
+
+# The maximum single wait passed to poll, select or Lock.acquire, in
+# seconds.  Longer timeouts wait in several steps, because poll takes its
+# timeout as a C int of milliseconds (at most about 24 days).
+_MAX_WAIT = 86400.0
 
 
 class _ChildWatcher:
@@ -50,7 +56,7 @@ class _ChildWatcher:
             if remaining is not None and remaining <= 0:
                 return None
             if self.fd is not None:
-                select.select([self.fd], [], [], remaining)
+                select.select([self.fd], [], [], _wait_time(deadline))
             else:
                 time.sleep(
                     0.002 if remaining is None else min(remaining, 0.002)
@@ -78,7 +84,21 @@ def _remaining(deadline: Optional[float]) -> Optional[float]:
     return max(0.0, deadline - time.monotonic())
 
 
-def _deadline(timeout: Optional[float]) -> Optional[float]:
+def _wait_time(deadline: Optional[float]) -> Optional[float]:
+    """Return the seconds to wait in one step: what remains, at most
+    _MAX_WAIT, or None to wait without limit."""
+    remaining = _remaining(deadline)
+    return None if remaining is None else min(remaining, _MAX_WAIT)
+
+
+def _timeout_seconds(
+    timeout: Optional[float], allow_zero: bool = False
+) -> Optional[float]:
+    """Check a timeout in seconds; return it, or None for no limit.
+
+    None and ``math.inf`` mean no limit.  0 is allowed only with
+    ``allow_zero``, for a single check that does not wait.
+    """
     if timeout is None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
@@ -86,12 +106,22 @@ def _deadline(timeout: Optional[float]) -> Optional[float]:
             f"timeout must be a number of seconds or None, not "
             f"{type(timeout).__name__}"
         )
-    if not timeout > 0:
+    if timeout == math.inf:
+        return None
+    valid = timeout >= 0 if allow_zero else timeout > 0
+    # NaN fails both comparisons.
+    if not valid:
+        allowed = "0 or more" if allow_zero else "greater than 0"
         raise InvalidArgumentError(
-            f"timeout {timeout!r} is invalid: use a positive number of "
-            "seconds, or None to wait without limit"
+            f"timeout={timeout!r} is invalid: use a number of seconds "
+            f"{allowed}, or None or math.inf to wait without limit"
         )
-    return time.monotonic() + timeout
+    return timeout
+
+
+def _deadline(seconds: Optional[float]) -> Optional[float]:
+    """Return the time.monotonic() value when ``seconds`` from now pass."""
+    return None if seconds is None else time.monotonic() + seconds
 
 
 def _collect(
@@ -109,7 +139,7 @@ def _collect(
     if watcher.fd is not None:
         poller.register(watcher.fd, select.POLLIN)
     while True:
-        remaining = _remaining(deadline)
+        remaining = _wait_time(deadline)
         if remaining is not None and remaining <= 0:
             return None, True
         wait_ms = None if remaining is None else int(remaining * 1000) + 1
