@@ -115,7 +115,7 @@ VALGRIND_TESTS := tests/test_hardening.py tests/test_hardening_lifecycle.py \
 	tests/test_fuzz_corpus.py
 VALGRIND_SELECT := -k "not load and not kernel"
 VALGRIND := valgrind --tool=memcheck --error-exitcode=99 --leak-check=no \
-	--track-origins=yes --quiet
+	--track-origins=yes --quiet --suppressions=$(CURDIR)/tests/valgrind.supp
 FUZZ_SECONDS ?= 60
 
 # stage(dir, cflags, ldflags): copy the package to dir and build it there.

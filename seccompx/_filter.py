@@ -556,6 +556,8 @@ class Filter(_core.Context):
         warnings.warn(message, warning, stacklevel=4)
 
     def _check_number(self, number: int, strict: Optional[bool]) -> None:
+        if not 0 <= number <= 0x7FFFFFFF:
+            return  # the core rejects it as out of range
         native = Arch.native()
         if (
             native is Arch.X86_64
@@ -570,7 +572,7 @@ class Filter(_core.Context):
                 UnmatchableRuleWarning,
                 strict,
             )
-        elif 0 <= number <= 0x7FFFFFFF and _core.resolve_number(number, int(native)) is None:
+        elif _core.resolve_number(number, int(native)) is None:
             self._problem(
                 f"syscall number {number} has no name on {native} in this "
                 "libseccomp, so the rule matches only if the kernel has such "

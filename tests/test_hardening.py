@@ -303,6 +303,11 @@ COMPARISON_CASES: List[Case] = [
     ("raw value 2**64",
      lambda: _context()._add_rule(RAW_ERRNO1, "read", [(0, EQ, 2**64, 0)]),
      seccompx.InvalidArgumentError, str(2**64)),
+    ("raw < 0", lambda: _context()._add_rule(RAW_ERRNO1, "read", [(0, int(Op.LT), 0, 0)]),
+     seccompx.InvalidArgumentError, "can never match"),
+    ("raw > 2**64-1",
+     lambda: _context()._add_rule(RAW_ERRNO1, "read", [(0, int(Op.GT), 2**64 - 1, 0)]),
+     seccompx.InvalidArgumentError, "0xffffffffffffffff can never match"),
     ("raw second value for ==",
      lambda: _context()._add_rule(RAW_ERRNO1, "read", [(0, EQ, 1, 5)]),
      seccompx.InvalidArgumentError, "second (0x5)"),
@@ -595,7 +600,11 @@ ARCH_CASES: List[Case] = [
     ("remove absent", lambda: _filter().remove_arch(Arch.RISCV64),
      seccompx.ArchitectureError, "riscv64 is not in the filter"),
     ("raw missing mode 7", lambda: _context()._add_arch(int(Arch.X86), 7),
-     seccompx.InvalidArgumentError, "missing mode 7"),
+     seccompx.InvalidArgumentError, "missing mode (0 warn, 1 raise, 2 ignore) 7"),
+    ("raw missing mode 2**31", lambda: _context()._add_arch(int(Arch.X86), 2**31),
+     seccompx.InvalidArgumentError, "2147483648"),
+    ("raw missing mode str", lambda: _context()._add_arch(int(Arch.X86), "1"),
+     TypeError, "str"),
 ]
 
 
@@ -680,7 +689,12 @@ BATCH_CASES: List[Case] = [
                                   (ERRNO(1), "nosuchcall")]),
      seccompx.UnknownSyscallError, "'nosuchcall'"),
     ("raw missing mode -1", lambda: _context()._add_rules([], missing=-1),
-     seccompx.InvalidArgumentError, "missing mode -1"),
+     seccompx.InvalidArgumentError, "2 ignore) -1 is out of range"),
+    ("raw missing mode 2**31", lambda: _context()._add_rules([], False, 2**31),
+     seccompx.InvalidArgumentError, "2147483648"),
+    ("raw rule missing mode 2**64",
+     lambda: _context()._add_rule(RAW_ERRNO1, "read", None, False, 2**64),
+     seccompx.InvalidArgumentError, str(2**64)),
 ]
 
 
@@ -736,3 +750,47 @@ def test_errors_show_public_module():
     assert repr(seccompx.InvalidArgumentError("x")).startswith("InvalidArgumentError")
     assert seccompx.TruncatedValueWarning.__module__ == "seccompx"
     assert re.match(r"seccompx\.", f"{seccompx.SeccompError.__module__}.")
+
+
+# Ranges that libseccomp 2.5 compiles wrongly ---------------------------------------
+
+# Two rules for one syscall that order-compare one argument with values in
+# different 2**32 blocks.  For each pair, libseccomp 2.5.4 generated a
+# filter that returned the wrong action for some call.
+MISCOMPILED = [
+    ("< and <=", Arg(1) < 2**33 + 5, Arg(1) <= 3),
+    ("< max and <= 0", Arg(1) < 2**64 - 1, Arg(1) <= 0),
+    ("< and >=", Arg(1) < 0x100000000, Arg(1) >= 0x2FFFFFFFE),
+    ("<= and >", Arg(1) <= 1, Arg(1) > 0x200000000),
+    (">= and <", Arg(1) >= 0x100000001, Arg(1) < 3),
+]
+
+
+@pytest.mark.parametrize("name,first,second", MISCOMPILED, ids=[m[0] for m in MISCOMPILED])
+def test_ranges_libseccomp_miscompiles_rejected(name, first, second):
+    f = Filter(default=ALLOW)
+    f.add_rule(ERRNO(1), "getpgid", first)
+    with pytest.raises(seccompx.InvalidArgumentError) as info:
+        f.add_rule(ERRNO(2), "getpgid", second, Arg(0) == 1)
+    assert "high 32 bits differ" in str(info.value)
+    assert repr(second) in str(info.value)
+    assert f.rule_count == 1
+    with pytest.raises(seccompx.InvalidArgumentError, match=r"rules\[0\]"):
+        Filter(default=ALLOW).add_rules([(ERRNO(1), "getpgid", [first]),
+                                         (ERRNO(1), "getpgid", [second])])
+    f.close()
+
+
+@pytest.mark.parametrize(
+    "first,second",
+    [(Arg(1) < 100, Arg(1) <= 3),                       # same 2**32 block
+     (Arg(1) < 2**33 + 5, Arg(1) == 3),                 # one is ==
+     (Arg(1) < 2**33 + 5, Arg(2) <= 3),                 # other argument
+     (Arg(1) < 2**33 + 5, Arg(1).masked_eq(0xFF, 3))],
+)
+def test_ranges_libseccomp_compiles_accepted(first, second):
+    f = Filter(default=ALLOW)
+    f.add_rule(ERRNO(1), "getpgid", first)
+    f.add_rule(ERRNO(1), "getpgid", second)
+    assert f.rule_count == 2
+    f.close()

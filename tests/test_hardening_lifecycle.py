@@ -540,3 +540,15 @@ def test_reset_forgets_rules_for_conflicts_and_arches():
     assert f.export_pfc().count("ERRNO(2)") == 2
     assert "ERRNO(1)" not in f.export_pfc()
     f.close()
+
+
+def test_arch_after_merge_of_conflicting_rules_rejected():
+    target = Filter(default=ALLOW)
+    target.add_rule(ERRNO(1), "write", Arg(0) == 2)
+    source = Filter(default=ALLOW, arches=["aarch64"])
+    source.add_rule(ERRNO(2), "write")
+    target.merge(source)
+    with pytest.raises(seccompx.ArchitectureError, match="conflicting rules for syscall write"):
+        target.add_arch(Arch.RISCV64)
+    assert not target.has_arch(Arch.RISCV64)
+    target.close()

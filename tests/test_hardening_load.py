@@ -309,3 +309,59 @@ def test_low_api_level_bad_arch_action():
     result = run_in_child(body)
     assert result.exitcode == 0, result
     assert result.text.strip() == "KILL_THREAD"
+
+
+class _ArgCmp(ctypes.Structure):
+    """struct scmp_arg_cmp from seccomp.h."""
+
+    _fields_ = [
+        ("arg", ctypes.c_uint),
+        ("op", ctypes.c_int),
+        ("datum_a", ctypes.c_uint64),
+        ("datum_b", ctypes.c_uint64),
+    ]
+
+
+def test_libseccomp_miscompiles_ranges_seccompx_rejects():
+    """Two rules with ranges on one argument in different 2**32 blocks,
+    added with libseccomp directly: the kernel misses a call that the first
+    rule matches.  seccompx rejects such pairs (see test_hardening.py)."""
+    if seccompx.libseccomp_version() >= (2, 6, 0):
+        pytest.skip("only libseccomp 2.5 was checked for this miscompilation")
+    try:
+        library = ctypes.CDLL("libseccomp.so.2")
+    except OSError:
+        pytest.skip("the shared libseccomp is not installed")
+    getpgid = seccompx.resolve_syscall("getpgid")
+
+    def body(out: int) -> int:
+        library.seccomp_init.restype = ctypes.c_void_p
+        library.seccomp_init.argtypes = [ctypes.c_uint32]
+        library.seccomp_rule_add_array.argtypes = [
+            ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint,
+            ctypes.POINTER(_ArgCmp),
+        ]
+        library.seccomp_load.argtypes = [ctypes.c_void_p]
+        context = library.seccomp_init(ALLOW.value)
+        for op, value in ((int(seccompx.Op.LT), 2**33 + 5), (int(seccompx.Op.LE), 3)):
+            comparison = (_ArgCmp * 1)(_ArgCmp(1, op, value, 0))
+            if library.seccomp_rule_add_array(context, ERRNO(1026).value, getpgid,
+                                              1, comparison) != 0:
+                return 3
+        if library.seccomp_load(context) != 0:
+            return 4
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        libc.syscall.argtypes = [ctypes.c_long] + [ctypes.c_ulong] * 6
+        ctypes.set_errno(0)
+        # 10 < 2**33 + 5, so the first rule should fail the call with 1026.
+        result = libc.syscall(getpgid, 0, 10, 0, 0, 0, 0)
+        report(out, str(ctypes.get_errno() if result == -1 else 0))
+        return 0
+
+    result = run_in_child(body)
+    assert result.exitcode == 0, result
+    assert int(result.text) != 1026, (
+        "libseccomp now compiles these ranges correctly; limit the check in "
+        "csrc/core/rules.c (rules_miscompile) to the versions that need it"
+    )

@@ -66,6 +66,11 @@ def comparisons(draw) -> Tuple[Any, ...]:
         kind = draw(st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "masked"]))
         arg = Arg(index)
         value = draw(VALUES)
+        # Arg(n) < 0 and Arg(n) > 2**64-1 can never match and are rejected.
+        if kind == "<" and value == 0:
+            kind = "<="
+        if kind == ">" and value == 2**64 - 1:
+            kind = ">="
         if kind == "masked":
             mask = draw(VALUES)
             result.append(arg.masked_eq(mask, value & mask))
@@ -105,14 +110,20 @@ def _matches(comparison: Any, args: List[int]) -> bool:
 
 
 def _build(rules: Dict[str, Tuple[int, List[Tuple[Any, ...]]]]) -> Filter:
+    """Build the filter, dropping from rules the comparison sets seccompx
+    rejects because libseccomp would compile them wrongly."""
     f = Filter(default=ALLOW)
     for name, (code, sets) in rules.items():
-        for comparison_set in sets:
-            f.add_rule(ERRNO(code), name, *comparison_set)
+        for comparison_set in list(sets):
+            try:
+                f.add_rule(ERRNO(code), name, *comparison_set)
+            except seccompx.InvalidArgumentError as error:
+                assert "high 32 bits differ" in str(error)
+                sets.remove(comparison_set)
     return f
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rules=rule_sets(), probes=st.lists(st.lists(VALUES, min_size=6, max_size=6),
                                           min_size=1, max_size=4))
 def test_valid_rules_load_and_match_model(rules, probes):
@@ -159,12 +170,12 @@ def test_valid_rules_load_and_match_model(rules, probes):
 def test_arch_order_does_not_change_filter(rules, later):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        second = _build(rules)
+        second.add_arch(later)
         first = Filter(default=ALLOW, arches=[NATIVE, later])
         for name, (code, sets) in rules.items():
             for comparison_set in sets:
                 first.add_rule(ERRNO(code), name, *comparison_set)
-        second = _build(rules)
-        second.add_arch(later)
     assert first.export_pfc() == second.export_pfc()
     assert first.export_bpf() == second.export_bpf()
     first.close()
@@ -177,6 +188,7 @@ def test_arch_order_does_not_change_filter(rules, later):
                             (ALLOW, "read"), ("ALLOW", "read"),
                             (ERRNO(1), "read", [(0, 7, 1, 2)])]))
 def test_batch_with_bad_rule_adds_nothing(rules, position, bad):
+    _build(rules).close()
     batch = [(ERRNO(code), name, c) for name, (code, sets) in rules.items() for c in sets]
     batch.insert(min(position, len(batch)), bad)
     f = Filter(default=ALLOW)

@@ -298,14 +298,14 @@ scx_filter_add_arch(scx_filter *self, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {"arch", "missing", NULL};
     scx_state *st = scx_filter_state(self);
-    PyObject *arch_obj;
-    int mode = SCX_MISSING_WARN, rc;
+    PyObject *arch_obj, *mode_obj = NULL;
+    int mode, rc;
     uint32_t token;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|i:add_arch", keywords,
-                                     &arch_obj, &mode))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:add_arch", keywords,
+                                     &arch_obj, &mode_obj))
         return NULL;
-    if (scx_parse_mode(st, mode) < 0)
+    if (scx_parse_mode(st, mode_obj, &mode) < 0)
         return NULL;
     if (scx_parse_arch(st, arch_obj, &token) < 0)
         return NULL;

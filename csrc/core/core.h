@@ -129,7 +129,7 @@ int scx_enter(scx_filter *self);
 int scx_check_usable(scx_filter *self, const char *what);
 
 /* rules.c */
-int scx_parse_mode(scx_state *st, int mode);
+int scx_parse_mode(scx_state *st, PyObject *obj, int *mode);
 int scx_reserve_rules(scx_filter *self, Py_ssize_t extra);
 int scx_find_arch(scx_filter *self, uint32_t token);
 int scx_syscall_missing(uint32_t arch, int nr, int *untranslatable);
