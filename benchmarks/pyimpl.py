@@ -11,19 +11,19 @@ Usage::
 
 IMPL is one of:
 
-* ``seccompx``: Filter built from seccompx.bench's policies, then load()
+* ``seccompx``: Filter built from the policies file, then load()
 * ``seccompx-program``: Program.load() of the policy compiled in the parent
 * ``floor``: the minimal extension in benchmarks/floor loading the same BPF
 * ``pyseccomp``: the ctypes bindings from PyPI
 * ``libseccomp``: libseccomp's own (Cython) module ``seccomp``
 
 The policies file is the output of ``seccompx.bench.Policy.to_json`` for
-each policy.  Output is one JSON object on stdout: for each policy a list of
-samples, each ``[build_ns, load_ns, faults]`` for builders or ``[load_ns,
-faults]`` for loaders, where ``faults`` counts the minor page faults of the
-whole child; ``"(empty)"`` contains ``[faults]`` samples of a child that does
-nothing.  Exit status 3 means the implementation cannot be imported; the
-message on stderr says why.
+each policy.  Output is one JSON object on stdout, with a list of samples
+for each policy.  A sample is ``[build_ns, load_ns, faults]`` for builders
+or ``[load_ns, faults]`` for loaders, where ``faults`` counts the minor page
+faults of the whole child.  ``"(empty)"`` contains ``[faults]`` samples of a
+child that does nothing.  Exit status 3 means the implementation cannot be imported, and the
+message on stderr gives the import error.
 """
 
 from __future__ import annotations
@@ -134,49 +134,75 @@ def loader_body(load: Callable[[], Any]) -> Body:
 # application's module-level constants would be.
 
 
-def seccompx_body(policy: Dict[str, Any], args: argparse.Namespace) -> Body:
-    import seccompx.bench
+def seccompx_builder(policy: Dict[str, Any]) -> Callable[[], Any]:
+    """Return a function that builds the policy as seccompx.bench's
+    Policy.build does, from the policies file, so that this process imports
+    no more of seccompx than an application does."""
+    import seccompx
 
-    chosen = seccompx.bench.policy(policy["name"])
-    _check_same_rules(chosen.to_json(), policy)
-    warm = chosen.build()
-    warm.export_bpf()
+    default = seccompx.Action.from_raw(policy["default"])
+    optimize = policy["optimize"]
+    names = tuple(policy["allow"])
+    rules = tuple(
+        (
+            seccompx.Action.from_raw(action),
+            name,
+            tuple(
+                seccompx.Comparison(arg, seccompx.Op(op), datum_a, datum_b)
+                for arg, op, datum_a, datum_b in cmps
+            ),
+        )
+        for action, name, cmps in policy["rules"]
+    )
+
+    def build() -> Any:
+        result = seccompx.Filter(default, optimize=optimize)
+        result.allow(*names)
+        if rules:
+            result.add_rules(rules)
+        return result
+
+    return build
+
+
+def seccompx_body(policy: Dict[str, Any], args: argparse.Namespace) -> Body:
+    build = seccompx_builder(policy)
+    warm = build()
+    if warm.export_bpf() != read_bpf(args, policy):
+        raise SystemExit(
+            f"pyimpl.py: the {policy['name']} filter built from the policies "
+            "file differs from the BPF run.py exported; rerun run.py"
+        )
     warm.close()
-    return builder_body(chosen.build)
+    return builder_body(build)
 
 
 def seccompx_program_body(policy: Dict[str, Any], args: argparse.Namespace) -> Body:
-    import seccompx.bench
-
-    chosen = seccompx.bench.policy(policy["name"])
-    _check_same_rules(chosen.to_json(), policy)
-    built = chosen.build()
+    built = seccompx_builder(policy)()
     program = built.compile()
-    options = seccompx.bench.load_options(built)
+    # The flags the filter's own load() would pass, as keywords one by one:
+    # unpacking a dict would allocate one in the timed region.
+    tsync = built.tsync
+    log = built.log
+    spec_allow = built.ssb
     built.close()
-    # Keywords one by one, as an application writes them: unpacking a dict
-    # would allocate one in the timed region.
-    tsync = options["tsync"]
-    log = options["log"]
-    spec_allow = options["spec_allow"]
-    return loader_body(lambda: program.load(tsync=tsync, log=log, spec_allow=spec_allow))
+    return loader_body(
+        lambda: program.load(tsync=tsync, log=log, spec_allow=spec_allow)
+    )
+
+
+def read_bpf(args: argparse.Namespace, policy: Dict[str, Any]) -> bytes:
+    """Return the BPF program run.py exported for ``policy``."""
+    with open(os.path.join(args.bpf_dir, policy["name"] + ".bpf"), "rb") as file:
+        return file.read()
 
 
 def floor_body(policy: Dict[str, Any], args: argparse.Namespace) -> Body:
     sys.path.insert(0, args.floor)
     floor = importlib.import_module("_floor")
-    with open(os.path.join(args.bpf_dir, policy["name"] + ".bpf"), "rb") as file:
-        code = file.read()
+    code = read_bpf(args, policy)
     flags = args.flags
     return loader_body(lambda: floor.load(code, flags))
-
-
-def _check_same_rules(ours: Dict[str, Any], theirs: Dict[str, Any]) -> None:
-    if ours != theirs:
-        raise SystemExit(
-            f"pyimpl.py: policy {theirs['name']!r} in the policies file "
-            "differs from seccompx.bench's; regenerate it with run.py"
-        )
 
 
 def _module_action(module: Any, raw: int) -> Any:
@@ -201,7 +227,10 @@ def libseccomp_style_body(module: Any, policy: Dict[str, Any]) -> Body:
         (
             _module_action(module, action),
             name,
-            [module.Arg(arg, op, datum_a, datum_b) for arg, op, datum_a, datum_b in cmps],
+            [
+                module.Arg(arg, op, datum_a, datum_b)
+                for arg, op, datum_a, datum_b in cmps
+            ],
         )
         for action, name, cmps in policy["rules"]
     ]
@@ -242,7 +271,9 @@ def libseccomp_body(policy: Dict[str, Any], args: argparse.Namespace) -> Body:
     return libseccomp_style_body(seccomp, policy)
 
 
-IMPLEMENTATIONS: Dict[str, Tuple[str, Callable[[Dict[str, Any], argparse.Namespace], Body]]] = {
+IMPLEMENTATIONS: Dict[
+    str, Tuple[str, Callable[[Dict[str, Any], argparse.Namespace], Body]]
+] = {
     "seccompx": ("seccompx", seccompx_body),
     "seccompx-program": ("seccompx.program", seccompx_program_body),
     "floor": ("", floor_body),
@@ -269,7 +300,9 @@ def main(argv: List[str]) -> int:
     parser.add_argument("--only", action="append", help="measure only this policy")
     parser.add_argument("--floor", help="directory holding the _floor extension")
     parser.add_argument("--bpf-dir", help="directory holding POLICY.bpf files")
-    parser.add_argument("--flags", type=int, default=_FLAG_TSYNC, help="seccomp(2) flags for floor")
+    parser.add_argument(
+        "--flags", type=int, default=_FLAG_TSYNC, help="seccomp(2) flags for floor"
+    )
     args = parser.parse_args(argv)
 
     module_name, make_body = IMPLEMENTATIONS[args.impl]

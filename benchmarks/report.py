@@ -20,7 +20,9 @@ def _impl(results: Dict[str, Any], key: str) -> Optional[Dict[str, Any]]:
     return None
 
 
-def _median(results: Dict[str, Any], key: str, policy: str, stage: str) -> Optional[float]:
+def _median(
+    results: Dict[str, Any], key: str, policy: str, stage: str
+) -> Optional[float]:
     impl = _impl(results, key)
     if impl is None or policy not in impl["summaries"]:
         return None
@@ -74,7 +76,8 @@ def _machine(results: Dict[str, Any]) -> List[str]:
         f"| kernel | Linux {machine['kernel']} |",
         f"| libseccomp | {machine['libseccomp']} |",
         f"| Python | {machine['python']} ({machine['python_executable']}) |",
-        f"| load average (1, 5, 15 min) at the start | {_load(results['load_average'][0])} |",
+        "| load average (1, 5, 15 min) at the start | "
+        f"{_load(results['load_average'][0])} |",
         f"| load average at the end | {_load(results['load_average'][1])} |",
         "",
     ]
@@ -91,24 +94,28 @@ def _targets(results: Dict[str, Any]) -> List[str]:
             _median(results, "seccompx-program", policy, "load"),
             _median(results, "floor", policy, "load"),
         )
-        rows.append((
-            f"Program.load / floor extension, {policy}",
-            "–" if ratio is None else f"{ratio:.2f}×",
-            f"≤ {PROGRAM_VS_FLOOR}×",
-            _verdict(ratio, PROGRAM_VS_FLOOR),
-        ))
+        rows.append(
+            (
+                f"Program.load / floor extension, {policy}",
+                "–" if ratio is None else f"{ratio:.2f}×",
+                f"≤ {PROGRAM_VS_FLOOR}×",
+                _verdict(ratio, PROGRAM_VS_FLOOR),
+            )
+        )
     for policy in _policy_names(results):
         limit = BUILD_LOAD_VS_C[policy]
         ratio = _ratio(
             _median(results, "seccompx", policy, "build+load"),
             _median(results, "c-libseccomp", policy, "build+load"),
         )
-        rows.append((
-            f"seccompx build+load / C with libseccomp, {policy}",
-            "–" if ratio is None else f"{ratio:.2f}×",
-            f"≤ {limit}×",
-            _verdict(ratio, limit),
-        ))
+        rows.append(
+            (
+                f"seccompx build+load / C with libseccomp, {policy}",
+                "–" if ratio is None else f"{ratio:.2f}×",
+                f"≤ {limit}×",
+                _verdict(ratio, limit),
+            )
+        )
     for peer in PYTHON_PEERS:
         impl = _impl(results, peer)
         label = next(i["label"] for i in results["implementations"] if i["key"] == peer)
@@ -117,19 +124,23 @@ def _targets(results: Dict[str, Any]) -> List[str]:
                 _median(results, "seccompx", policy, "build+load"),
                 _median(results, peer, policy, "build+load"),
             )
-            rows.append((
-                f"seccompx build+load / {label}, {policy}",
-                "–" if ratio is None else f"{ratio:.2f}×",
-                "< 1×",
-                _verdict(ratio, 1.0, strict=True) if impl else "not measured",
-            ))
+            rows.append(
+                (
+                    f"seccompx build+load / {label}, {policy}",
+                    "–" if ratio is None else f"{ratio:.2f}×",
+                    "< 1×",
+                    _verdict(ratio, 1.0, strict=True) if impl else "not measured",
+                )
+            )
     imports = results["import"]["cumulative_us"]
-    rows.append((
-        "`import seccompx`, cumulative (median)",
-        f"{imports['median'] / 1000:.1f} ms",
-        f"< {IMPORT_LIMIT_US / 1000:.0f} ms",
-        "met" if imports["median"] < IMPORT_LIMIT_US else "**missed**",
-    ))
+    rows.append(
+        (
+            "`import seccompx`, cumulative (median)",
+            f"{imports['median'] / 1000:.1f} ms",
+            f"< {IMPORT_LIMIT_US / 1000:.0f} ms",
+            "met" if imports["median"] < IMPORT_LIMIT_US else "**missed**",
+        )
+    )
     rows.append(_sandbox_target(results.get("sandbox")))
 
     lines = [
@@ -149,7 +160,12 @@ def _sandbox_target(sandbox: Optional[Dict[str, Any]]) -> Tuple[str, str, str, s
     label = "sandbox.spawn(/bin/true) / subprocess.run"
     limit = f"≤ {SANDBOX_VS_SUBPROCESS}×"
     if sandbox is None:
-        return (label, "–", limit, "not measured: benchmarks/bench_sandbox.py is absent")
+        return (
+            label,
+            "–",
+            limit,
+            "not measured: benchmarks/bench_sandbox.py is absent",
+        )
     ratio = None
     data = sandbox.get("json")
     if isinstance(data, dict):
@@ -180,13 +196,17 @@ def _builders(results: Dict[str, Any]) -> List[str]:
         lines += [
             f"### {policy}",
             "",
-            "| implementation | build | load | build+load | page faults | samples | × C |",
+            "| implementation | build | load | build+load | page faults | samples "
+            "| × C |",
             "| --- | --- | --- | --- | --- | --- | --- |",
         ]
         c_total = _median(results, "c-libseccomp", policy, "build+load")
         for impl in builders:
             if impl["unavailable"]:
-                lines.append(f"| {impl['label']} | not available: {impl['unavailable']} | | | | | |")
+                lines.append(
+                    f"| {impl['label']} | not available: "
+                    f"{impl['unavailable']} | | | | | |"
+                )
                 continue
             stages = impl["summaries"].get(policy, {})
             total = stages.get("build+load")
@@ -213,14 +233,17 @@ def _loaders(results: Dict[str, Any]) -> List[str]:
         "interpreter) and with `Program.load`. Median (10th–90th "
         "percentile) in µs.",
         "",
-        "| policy | C, raw seccomp(2) | floor extension | Program.load | Program.load / floor | C / floor |",
+        "| policy | C, raw seccomp(2) | floor extension | Program.load "
+        "| Program.load / floor | C / floor |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for policy in _policy_names(results):
         cells = []
         for key in ("c-raw", "floor", "seccompx-program"):
             impl = _impl(results, key)
-            summary = None if impl is None else impl["summaries"].get(policy, {}).get("load")
+            summary = (
+                None if impl is None else impl["summaries"].get(policy, {}).get("load")
+            )
             cells.append(_cell(summary))
         program = _ratio(
             _median(results, "seccompx-program", policy, "load"),
@@ -246,11 +269,16 @@ def _loaders(results: Dict[str, Any]) -> List[str]:
         cells = []
         for key in ("c-raw", "floor", "seccompx-program"):
             impl = _impl(results, key)
-            summary = None if impl is None else impl["summaries"].get(policy, {}).get("faults")
+            summary = (
+                None
+                if impl is None
+                else impl["summaries"].get(policy, {}).get("faults")
+            )
             cells.append(_faults(summary))
         lines.append(f"| {policy} | {' | '.join(cells)} |")
     missing = [
-        impl for impl in results["implementations"]
+        impl
+        for impl in results["implementations"]
         if impl["kind"] == "loader" and impl["unavailable"]
     ]
     lines.append("")
@@ -269,7 +297,8 @@ def _breakdown(results: Dict[str, Any]) -> List[str]:
         "*precompiled-load* is `Program.load` of a program compiled in the "
         "parent. Median (10th–90th percentile) in µs.",
         "",
-        "| policy | rules | BPF instructions | build | compile | load | build+load | precompiled-load |",
+        "| policy | rules | BPF instructions | build | compile | load "
+        "| build+load | precompiled-load |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for target in report["targets"]:
@@ -280,7 +309,8 @@ def _breakdown(results: Dict[str, Any]) -> List[str]:
         ]
         lines.append(
             f"| {target['name']} | {target['rules']} | {target['instructions']} | "
-            + " | ".join(cells) + " |"
+            + " | ".join(cells)
+            + " |"
         )
     lines.append("")
     return lines + _syscall_cost(report, results.get("bpf_runs", []))
@@ -338,7 +368,8 @@ def _bpf_runs(bpf_runs: List[Dict[str, Any]]) -> List[str]:
         f"for every call. From `{first['command']}` and the same for "
         f"large-tree, {first['syscall']['iterations']:,} calls per sample:",
         "",
-        "| policy | BPF instructions | without filter | with filter | added by the filter |",
+        "| policy | BPF instructions | without filter | with filter "
+        "| added by the filter |",
         "| --- | --- | --- | --- | --- |",
     ]
     for run in bpf_runs:
@@ -391,9 +422,20 @@ def _sandbox(results: Dict[str, Any]) -> List[str]:
     if isinstance(data, dict) and isinstance(data.get("markdown"), str):
         lines += data["markdown"].strip().splitlines()
     else:
-        lines += ["```text", *(sandbox["output"].splitlines() or ["(no output)"]), "```"]
+        lines += [
+            "```text",
+            *(sandbox["output"].splitlines() or ["(no output)"]),
+            "```",
+        ]
     if sandbox["errors"]:
-        lines += ["", "Its standard error:", "", "```text", *sandbox["errors"].splitlines(), "```"]
+        lines += [
+            "",
+            "Its standard error:",
+            "",
+            "```text",
+            *sandbox["errors"].splitlines(),
+            "```",
+        ]
     return lines + [""]
 
 
@@ -453,9 +495,14 @@ def _method(results: Dict[str, Any]) -> List[str]:
     for policy in results["policies"]:
         dropped = (
             f" ({len(policy['dropped'])} listed names that this architecture "
-            "lacks were dropped)" if policy["dropped"] else ""
+            "lacks were dropped)"
+            if policy["dropped"]
+            else ""
         )
-        lines.append(f"| {policy['name']} | {policy['rules']} | {policy['description']}{dropped} |")
+        lines.append(
+            f"| {policy['name']} | {policy['rules']} | "
+            f"{policy['description']}{dropped} |"
+        )
     lines.append("")
     lines += ["| implementation | version |", "| --- | --- |"]
     for impl in results["implementations"]:
@@ -473,8 +520,7 @@ def render_page(results: Dict[str, Any]) -> str:
     lines = [
         "# Benchmarks",
         "",
-        "<!-- Generated by benchmarks/run.py; edit that script, not this "
-        "page. -->",
+        "<!-- Generated by benchmarks/run.py; edit that script, not this page. -->",
         "",
         "How long it takes to build a seccomp filter and load it into the "
         "kernel, with seccompx and with the alternatives, on one machine. "

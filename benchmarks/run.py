@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import shlex
-import shutil
 import statistics
 import subprocess
 import sys
@@ -40,10 +39,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(ROOT, "benchmarks")
 sys.path.insert(0, ROOT)
 
+from report import render_page  # noqa: E402
+
 import seccompx  # noqa: E402
 import seccompx.bench  # noqa: E402
-
-from report import render_page  # noqa: E402
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 IMPORT_RUNS = 20
@@ -78,7 +77,9 @@ def cache_bytecode(build: str) -> None:
     os.environ["PYTHONPYCACHEPREFIX"] = os.path.join(build, "pycache")
 
 
-def run_command(command: Sequence[str], **kwargs: Any) -> "subprocess.CompletedProcess[str]":
+def run_command(
+    command: Sequence[str], **kwargs: Any
+) -> "subprocess.CompletedProcess[str]":
     return subprocess.run(list(command), text=True, capture_output=True, **kwargs)
 
 
@@ -87,13 +88,25 @@ def warm_bytecode(interpreters: Sequence[str]) -> None:
     code = "import importlib, seccompx, seccompx.bench, seccompx.cli.bench"
     run_command([sys.executable, "-c", code], cwd=ROOT)
     for interpreter in interpreters:
-        run_command([interpreter, "-c", "import json, argparse, struct, traceback"], cwd=ROOT)
+        run_command(
+            [interpreter, "-c", "import json, argparse, struct, traceback"], cwd=ROOT
+        )
 
 
-def compile_c(build: str, source: str, output: str, libraries: Sequence[str] = ()) -> None:
+def compile_c(
+    build: str, source: str, output: str, libraries: Sequence[str] = ()
+) -> None:
     command = [
-        os.environ.get("CC", "cc"), "-O2", "-Wall", "-Wextra", "-I", build,
-        source, "-o", output, *libraries,
+        os.environ.get("CC", "cc"),
+        "-O2",
+        "-Wall",
+        "-Wextra",
+        "-I",
+        build,
+        source,
+        "-o",
+        output,
+        *libraries,
     ]
     result = run_command(command)
     if result.returncode != 0:
@@ -112,7 +125,7 @@ def build_floor(build: str) -> str:
         build,
         os.path.join(HERE, "floor", "floor.c"),
         output,
-        ["-shared", "-fPIC", "-I", include],
+        ["-shared", "-fPIC", "-Wno-unused-parameter", "-I", include],
     )
     return build
 
@@ -156,16 +169,20 @@ def policies_header(policies: Sequence[seccompx.bench.Policy]) -> str:
                 f"{{ {c.arg}, {int(c.op)}, {c.datum_a}ULL, {c.datum_b}ULL }}"
                 for c in comparisons
             )
+            number = seccompx.resolve_syscall(name)
             rules.append(
-                f"    {{ {int(action)}U, {seccompx.resolve_syscall(name)} /* {name} */, "
+                f"    {{ {int(action)}U, {number} /* {name} */, "
                 f"{len(comparisons)}, {{ {cmps} }} }},"
             )
         # An empty initialiser list is not valid C; pad with one unused rule.
         body = "\n".join(rules) if rules else "    { 0 },"
-        lines.append(f"static const struct bench_rule {ident}_rules[] = {{\n{body}\n}};")
+        lines.append(
+            f"static const struct bench_rule {ident}_rules[] = {{\n{body}\n}};"
+        )
         entries.append(
-            f'    {{ "{policy.name}", {int(policy.default)}U, {policy.optimize or 0}, '
-            f"{ident}_allow, {len(policy.allow)}, {ident}_rules, {len(policy.rules)} }},"
+            f'    {{ "{policy.name}", {int(policy.default)}U, '
+            f"{policy.optimize or 0}, {ident}_allow, {len(policy.allow)}, "
+            f"{ident}_rules, {len(policy.rules)} }},"
         )
     lines.append("static const struct bench_policy policies[] = {")
     lines.extend(entries)
@@ -200,7 +217,9 @@ def prepare(build: str) -> Tuple[List[seccompx.bench.Policy], int]:
         os.path.join(build, "libseccomp_bench"),
         ["-lseccomp"],
     )
-    compile_c(build, os.path.join(HERE, "c", "raw_load.c"), os.path.join(build, "raw_load"))
+    compile_c(
+        build, os.path.join(HERE, "c", "raw_load.c"), os.path.join(build, "raw_load")
+    )
     build_floor(build)
     return policies, flags.pop()
 
@@ -211,28 +230,53 @@ def implementations(build: str, flags: int) -> List[Implementation]:
 
     def python(interpreter: str, impl: str) -> List[str]:
         return [
-            interpreter, pyimpl, impl, "--policies", policies, "--floor", build,
-            "--bpf-dir", build, "--flags", str(flags),
+            interpreter,
+            pyimpl,
+            impl,
+            "--policies",
+            policies,
+            "--floor",
+            build,
+            "--bpf-dir",
+            build,
+            "--flags",
+            str(flags),
         ]
 
     found = [
         Implementation(
-            "c-libseccomp", "C, libseccomp", "builder",
-            [os.path.join(build, "libseccomp_bench")], per_policy=True,
+            "c-libseccomp",
+            "C, libseccomp",
+            "builder",
+            [os.path.join(build, "libseccomp_bench")],
+            per_policy=True,
         ),
         Implementation(
-            "c-raw", "C, raw seccomp(2)", "loader",
-            [os.path.join(build, "raw_load")], per_policy=True,
+            "c-raw",
+            "C, raw seccomp(2)",
+            "loader",
+            [os.path.join(build, "raw_load")],
+            per_policy=True,
         ),
-        Implementation("seccompx", "seccompx", "builder", python(sys.executable, "seccompx")),
         Implementation(
-            "seccompx-program", "seccompx Program.load", "loader",
+            "seccompx", "seccompx", "builder", python(sys.executable, "seccompx")
+        ),
+        Implementation(
+            "seccompx-program",
+            "seccompx Program.load",
+            "loader",
             python(sys.executable, "seccompx-program"),
         ),
-        Implementation("floor", "floor extension", "loader", python(sys.executable, "floor")),
-        Implementation("pyseccomp", "pyseccomp", "builder", python(sys.executable, "pyseccomp")),
         Implementation(
-            "libseccomp-python", "libseccomp Python module", "builder",
+            "floor", "floor extension", "loader", python(sys.executable, "floor")
+        ),
+        Implementation(
+            "pyseccomp", "pyseccomp", "builder", python(sys.executable, "pyseccomp")
+        ),
+        Implementation(
+            "libseccomp-python",
+            "libseccomp Python module",
+            "builder",
             python(SYSTEM_PYTHON, "libseccomp"),
         ),
     ]
@@ -248,7 +292,9 @@ def implementations(build: str, flags: int) -> List[Implementation]:
 EMPTY = "(empty)"
 
 
-def sample_c(impl: Implementation, build: str, policy: str, samples: int, flags: int) -> None:
+def sample_c(
+    impl: Implementation, build: str, policy: str, samples: int, flags: int
+) -> None:
     """Sample ``policy``, or for EMPTY a child that does nothing."""
     if impl.key == "c-libseccomp":
         target = "-" if policy == EMPTY else policy
@@ -259,7 +305,9 @@ def sample_c(impl: Implementation, build: str, policy: str, samples: int, flags:
     result = run_command(command)
     if result.returncode != 0:
         raise SystemExit(f"run.py: {shlex.join(command)} failed:\n{result.stderr}")
-    rows = [tuple(int(word) for word in line.split()) for line in result.stdout.splitlines()]
+    rows = [
+        tuple(int(word) for word in line.split()) for line in result.stdout.splitlines()
+    ]
     if policy == EMPTY:
         rows = [row[-1:] for row in rows]
     impl.samples.setdefault(policy, []).extend(rows)
@@ -300,9 +348,14 @@ def sample_all(
     rounds: int,
     flags: int,
 ) -> None:
-    per_round = [samples // rounds + (1 if i < samples % rounds else 0) for i in range(rounds)]
+    per_round = [
+        samples // rounds + (1 if i < samples % rounds else 0) for i in range(rounds)
+    ]
     for index, count in enumerate(per_round):
-        print(f"run.py: round {index + 1} of {rounds}, {count} samples each", file=sys.stderr)
+        print(
+            f"run.py: round {index + 1} of {rounds}, {count} samples each",
+            file=sys.stderr,
+        )
         for impl in impls:
             if impl.unavailable or count == 0:
                 continue
@@ -346,8 +399,14 @@ def stage_breakdown(samples: int, *options: str) -> Dict[str, Any]:
     """Run ``seccompx bench --json`` with ``options`` (default: every
     policy); return its report with the command added."""
     command = [
-        sys.executable, "-m", "seccompx", "bench", *(options or ("--policy", "all")),
-        "--samples", str(samples), "--json",
+        sys.executable,
+        "-m",
+        "seccompx",
+        "bench",
+        *(options or ("--policy", "all")),
+        "--samples",
+        str(samples),
+        "--json",
     ]
     result = run_command(command, cwd=ROOT)
     if result.returncode != 0:
@@ -364,7 +423,7 @@ def parse_importtime(stderr: str) -> Tuple[Optional[int], Dict[str, Tuple[int, i
     for line in stderr.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
             continue
-        self_field, cumulative_field, name = line[len("import time:"):].split("|", 2)
+        self_field, cumulative_field, name = line[len("import time:") :].split("|", 2)
         # Each level of nesting indents the name by two more spaces.
         depth = (len(name) - len(name.lstrip())) // 2
         rows.append((int(self_field), int(cumulative_field), depth, name.strip()))
@@ -391,7 +450,9 @@ def import_time(runs: int = IMPORT_RUNS) -> Dict[str, Any]:
         )
         total, modules = parse_importtime(result.stderr)
         if total is None:
-            raise SystemExit(f"run.py: no import time for seccompx in:\n{result.stderr}")
+            raise SystemExit(
+                f"run.py: no import time for seccompx in:\n{result.stderr}"
+            )
         totals.append(total)
         for name, value in modules.items():
             per_module.setdefault(name, []).append(value)
@@ -441,23 +502,55 @@ def sandbox_results() -> Optional[Dict[str, Any]]:
 # Main ---------------------------------------------------------------------
 
 
-def main(argv: Sequence[str]) -> int:
+def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Compare seccompx's filter-load latency with C and other "
         "Python bindings, and write the results page."
     )
-    parser.add_argument("--samples", type=int, default=200, help="samples per implementation and policy (default: 200)")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds the samples are split into (default: 5)")
-    parser.add_argument("--breakdown-samples", type=int, default=100, help="samples per stage for seccompx bench (default: 100)")
-    parser.add_argument("--import-runs", type=int, default=IMPORT_RUNS, help=f"runs of python -X importtime (default: {IMPORT_RUNS})")
-    parser.add_argument("--output", help="write the Markdown page here (for example docs/benchmarks.md)")
-    parser.add_argument("--json", help="write every result, with raw samples, to this file")
-    parser.add_argument("--build-dir", default=os.path.join(HERE, "build"), help="where to build the C programs (default: benchmarks/build)")
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=200,
+        help="samples per implementation and policy (default: 200)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="rounds the samples are split into (default: 5)",
+    )
+    parser.add_argument(
+        "--breakdown-samples",
+        type=int,
+        default=100,
+        help="samples per stage for seccompx bench (default: 100)",
+    )
+    parser.add_argument(
+        "--import-runs",
+        type=int,
+        default=IMPORT_RUNS,
+        help=f"runs of python -X importtime (default: {IMPORT_RUNS})",
+    )
+    parser.add_argument(
+        "--output", help="write the Markdown page here (for example docs/benchmarks.md)"
+    )
+    parser.add_argument(
+        "--json", help="write every result, with raw samples, to this file"
+    )
+    parser.add_argument(
+        "--build-dir",
+        default=os.path.join(HERE, "build"),
+        help="where to build the C programs (default: benchmarks/build)",
+    )
     args = parser.parse_args(argv)
     if args.samples < args.rounds or args.rounds < 1:
         parser.error("--samples must be at least --rounds, and --rounds at least 1")
+    return args
 
-    cache_bytecode(args.build_dir)
+
+def measure(args: argparse.Namespace) -> Tuple[Dict[str, Any], List[Implementation]]:
+    """Take every measurement; return the results and the implementations
+    with their raw samples."""
     load_before = os.getloadavg()
     policies, flags = prepare(args.build_dir)
     warm_bytecode([SYSTEM_PYTHON] if os.access(SYSTEM_PYTHON, os.X_OK) else [])
@@ -469,7 +562,9 @@ def main(argv: Sequence[str]) -> int:
     # personality has argument rules in the large policies, so the kernel
     # runs their BPF for it: the cost of a linear list against a tree.
     bpf_runs = [
-        stage_breakdown(args.breakdown_samples, "--policy", name, "--syscall", "personality")
+        stage_breakdown(
+            args.breakdown_samples, "--policy", name, "--syscall", "personality"
+        )
         for name in ("large", "large-tree")
     ]
     print("run.py: import time", file=sys.stderr)
@@ -478,7 +573,6 @@ def main(argv: Sequence[str]) -> int:
     sandbox = sandbox_results()
 
     results = {
-        "command": "python benchmarks/run.py " + shlex.join(argv),
         "machine": seccompx.bench.machine_info(),
         # Other work on the machine inflates the times, so record how much
         # of it there was.
@@ -511,6 +605,15 @@ def main(argv: Sequence[str]) -> int:
         "import": imports,
         "sandbox": sandbox,
     }
+    return results, impls
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parse_arguments(argv)
+    cache_bytecode(args.build_dir)
+    results, impls = measure(args)
+    results["command"] = "python benchmarks/run.py " + shlex.join(argv)
+
     if args.json:
         raw = dict(results, raw={impl.key: impl.samples for impl in impls})
         with open(args.json, "w") as file:

@@ -326,13 +326,33 @@ class _Auditor:
                 if end == index
                 else f"instructions {index} to {end} are"
             )
-            self.add(
-                LOW,
-                "unreachable",
-                f"{which} unreachable: no jump or fall-through leads there",
-                index,
-            )
+            message = f"{which} unreachable: no jump or fall-through leads there"
+            twin = self.reachable_twin(index, end, seen)
+            if twin is not None:
+                message += (
+                    f"; it repeats the return at instruction {twin}. "
+                    "libseccomp leaves such a return at the end when the "
+                    "checks that would jump to it are more than 255 "
+                    "instructions away (a conditional jump's offset has 8 "
+                    "bits) and get a copy next to them instead; the dead "
+                    "copy is harmless"
+                )
+            self.add(LOW, "unreachable", message, index)
             index = end + 1
+
+    def reachable_twin(self, first: int, last: int, seen: List[bool]) -> Optional[int]:
+        """Find the reachable copy of a trailing dead return, as libseccomp
+        leaves one when a check cannot jump to the end of a long program."""
+        instructions = self.flow.instructions
+        if first != last or last != len(instructions) - 1:
+            return None
+        dead = instructions[last]
+        if dead.code != code.RET | code.RVAL_K:
+            return None
+        for index, insn in enumerate(instructions[:last]):
+            if seen[index] and insn.code == dead.code and insn.k == dead.k:
+                return index
+        return None
 
     def audit(self) -> List[Finding]:
         self.check_invalid()

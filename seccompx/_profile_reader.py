@@ -8,6 +8,7 @@ and problems raise ProfileError with their JSON path.
 from __future__ import annotations
 
 import errno as _errno
+import json
 import logging
 import os
 import re
@@ -180,10 +181,20 @@ _ARCHES_64BIT = frozenset(
 )
 
 # Syscall names are C identifiers; anything else is reported as unknown
-# without being passed to libseccomp.
+# without being passed to libseccomp.  Keys of this form are written
+# plainly in JSON paths.
 _SYSCALL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_KERNEL_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
-_MIN_KERNEL = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?\Z")
+# Version parts have at most 9 digits, so int() never meets Python's
+# limit on the length of integer strings.
+_KERNEL_VERSION = re.compile(r"(\d{1,9})\.(\d{1,9})(?:\.(\d{1,9}))?(?!\d)")
+_MIN_KERNEL = re.compile(r"(\d{1,9})\.(\d{1,9})(?:\.(\d{1,9}))?\Z")
+# Messages show at most this many characters of a value from a profile,
+# and describe an int wider than _SHOW_BITS by its size instead.
+_SHOW_CHARS = 80
+_SHOW_BITS = 128
+# Integer literals longer than this are not converted (U64_MAX has 20
+# digits), so a huge number cannot reach int()'s length limit.
+MAX_INTEGER_DIGITS = 64
 
 
 # Report -------------------------------------------------------------------
@@ -256,12 +267,72 @@ class ProfileReport:
 # Values -------------------------------------------------------------------
 
 
+class HugeInteger:
+    """A JSON integer literal with more than MAX_INTEGER_DIGITS digits.
+
+    :func:`seccompx.profile.parse_json` keeps such a number unconverted,
+    and the reader rejects it with its JSON path.
+    """
+
+    __slots__ = ("digits", "negative")
+
+    def __init__(self, literal: str) -> None:
+        self.negative = literal.startswith("-")
+        self.digits = len(literal) - self.negative
+
+    def __repr__(self) -> str:
+        sign = "negative " if self.negative else ""
+        return f"a {sign}{self.digits}-digit integer"
+
+
+def parse_integer(literal: str) -> Union[int, HugeInteger]:
+    """Convert a JSON integer literal, keeping huge ones as HugeInteger."""
+    if len(literal) > MAX_INTEGER_DIGITS:
+        return HugeInteger(literal)
+    return int(literal)
+
+
+def _show(value: Any) -> str:
+    """Return a short repr of a value for a message.
+
+    A huge int is described by its size, because str() of an int with more
+    than 4300 digits raises ValueError, and long values are cut short.
+    """
+    if isinstance(value, HugeInteger):
+        return repr(value)
+    if isinstance(value, int) and value.bit_length() > _SHOW_BITS:
+        kind = "a negative integer" if value < 0 else "an integer"
+        return f"{kind} of {value.bit_length()} bits"
+    try:
+        text = repr(value)
+    except ValueError:  # a container that contains a huge int
+        return "(too large to show)"
+    if len(text) > _SHOW_CHARS:
+        text = text[: _SHOW_CHARS - 3] + "..."
+    return text
+
+
+def join_path(path: str, key: Any) -> str:
+    """Append an object member to a JSON path.
+
+    An identifier is appended as ``.key``.  Any other key is written as
+    ``["key"]`` in JSON string syntax, so that control characters in it
+    reach messages and terminals escaped.
+    """
+    text = str(key)
+    if _SYSCALL_NAME.match(text):
+        return f"{path}.{text}" if path else text
+    if len(text) > _SHOW_CHARS:
+        return f"{path}[{json.dumps(text[:_SHOW_CHARS])}...]"
+    return f"{path}[{json.dumps(text)}]"
+
+
 def _kind_name(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float, HugeInteger)):
         return "a number"
     if isinstance(value, str):
         return "a string"
@@ -291,13 +362,17 @@ def _want_string(value: Any, path: str) -> str:
 
 
 def _want_uint(value: Any, path: str, maximum: int) -> int:
+    if isinstance(value, HugeInteger) or (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and not 0 <= value <= maximum
+    ):
+        raise ProfileError(f"{_show(value)} is out of range: use 0..{maximum}", path)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ProfileError(
-            f"expected an unsigned integer, got {_kind_name(value)} {value!r}",
+            f"expected an unsigned integer, got {_kind_name(value)} {_show(value)}",
             path,
         )
-    if not 0 <= value <= maximum:
-        raise ProfileError(f"{value} is out of range: use 0..{maximum}", path)
     return value
 
 
@@ -347,7 +422,8 @@ def _normalize_capability(value: Union[str, int]) -> str:
         if 0 <= value < len(CAPABILITIES):
             return CAPABILITIES[value]
         raise InvalidArgumentError(
-            f"capability number {value} is unknown; use 0..{len(CAPABILITIES) - 1}"
+            f"capability number {_show(value)} is unknown; use "
+            f"0..{len(CAPABILITIES) - 1}"
         )
     if not isinstance(value, str):
         raise TypeError(
@@ -358,7 +434,7 @@ def _normalize_capability(value: Union[str, int]) -> str:
         name = "CAP_" + name
     if name not in _CAPABILITY_SET:
         raise InvalidArgumentError(
-            f"unknown capability {value!r}; use a name such as CAP_SYS_ADMIN "
+            f"unknown capability {_show(value)}; use a name such as CAP_SYS_ADMIN "
             "(see capabilities(7))"
         )
     return name
@@ -380,16 +456,21 @@ def _kernel_tuple(
         parsed = _parse_kernel_release(value)
         if parsed is None:
             raise InvalidArgumentError(
-                f"kernel_version {value!r} has no version number; write it "
+                f"kernel_version {_show(value)} has no version number; write it "
                 "like '6.1' or '6.1.12'"
             )
         return parsed
-    numbers = list(value)
+    if not isinstance(value, Sequence):
+        raise TypeError(
+            "kernel_version must be a string such as '6.1' or a tuple of 2 "
+            f"or 3 ints such as (6, 1), not {type(value).__name__}"
+        )
+    numbers: List[Any] = list(value)
     if not 2 <= len(numbers) <= 3 or not all(
         isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers
     ):
         raise InvalidArgumentError(
-            f"kernel_version {value!r} is invalid; give a string such as "
+            f"kernel_version {_show(value)} is invalid; give a string such as "
             "'6.1' or a tuple of 2 or 3 non-negative ints"
         )
     return (numbers[0], numbers[1], numbers[2] if len(numbers) == 3 else 0)
@@ -486,10 +567,10 @@ class _Reader:
     ) -> None:
         for key in mapping:
             if key not in known:
-                where = f"{path}.{key}" if path else self.path(str(key))
+                where = join_path(path, key)
                 self.warn(
                     where,
-                    f"unknown field {key!r} ignored; known fields are "
+                    f"unknown field {_show(key)} ignored; known fields are "
                     + ", ".join(sorted(known)),
                 )
 
@@ -526,7 +607,8 @@ class _Reader:
         kind = _ACTIONS.get(name)
         if kind is None:
             raise ProfileError(
-                f"unknown action {name!r}; use one of " + ", ".join(_ACTIONS), path
+                f"unknown action {_show(name)}; use one of " + ", ".join(_ACTIONS),
+                path,
             )
         return kind
 
@@ -592,7 +674,7 @@ class _Reader:
             arch = Arch.parse(name)
         except ArchitectureError:
             raise ProfileError(
-                f"unknown architecture {name!r}; use a name such as "
+                f"unknown architecture {_show(name)}; use a name such as "
                 "SCMP_ARCH_X86_64, SCMP_ARCH_AARCH64 or SCMP_ARCH_X86",
                 path,
             ) from None
@@ -628,7 +710,7 @@ class _Reader:
         for i, name in enumerate(names):
             if name not in _FLAGS:
                 raise ProfileError(
-                    f"unknown flag {name!r}; use one of " + ", ".join(_FLAGS),
+                    f"unknown flag {_show(name)}; use one of " + ", ".join(_FLAGS),
                     f"{path}[{i}]",
                 )
             if name == _FLAG_WAIT_KILLABLE:
@@ -759,12 +841,14 @@ class _Reader:
         op = _OPS.get(op_name)
         if op is None:
             raise ProfileError(
-                f"unknown operator {op_name!r}; use one of " + ", ".join(_OPS),
+                f"unknown operator {_show(op_name)}; use one of " + ", ".join(_OPS),
                 f"{path}.op",
             )
 
-        self.check_width(op, value, value_two, path)
-        return self.make_comparison(index, op, value, value_two, path)
+        comparison = self.make_comparison(index, op, value, value_two, path)
+        if comparison is not None:
+            self.check_width(op, value, value_two, path)
+        return comparison
 
     def make_comparison(
         self, index: int, op: Op, value: int, value_two: int, path: str
@@ -777,6 +861,14 @@ class _Reader:
                     "valueTwo is ignored: only SCMP_CMP_MASKED_EQ uses it, "
                     f"and {_OP_NAMES[op]} compares with value alone",
                 )
+            if (op is Op.LT and value == 0) or (op is Op.GT and value == U64_MAX):
+                self.warn(
+                    path,
+                    f"{_OP_NAMES[op]} with value {value:#x} can never match: "
+                    "arguments are unsigned 64-bit values, so the rule is "
+                    "left out",
+                )
+                return None
             return Comparison(index, op, value)
 
         # runc passes value as libseccomp's datum_a, the mask, and
@@ -822,7 +914,7 @@ class _Reader:
             if cap.upper() not in _CAPABILITY_SET:
                 self.warn(
                     f"{where}.caps[{i}]",
-                    f"unknown capability {cap!r}, taken as not held",
+                    f"unknown capability {_show(cap)}, taken as not held",
                 )
         min_kernel = _optional(condition, "minKernel")
         if min_kernel is not None:
@@ -830,7 +922,8 @@ class _Reader:
             match = _MIN_KERNEL.match(text)
             if match is None:
                 raise ProfileError(
-                    f"invalid kernel version {text!r}; write it like \"4.8\"",
+                    f"invalid kernel version {_show(text)}; write it like "
+                    '"4.8" (parts of at most 9 digits)',
                     f"{where}.minKernel",
                 )
             result["minKernel"] = (
@@ -920,7 +1013,9 @@ class _Reader:
         reason = self.missing_reason(name)
         if reason is not None:
             if self.strict:
-                raise ProfileError(f"syscall {name!r} is {reason} (strict mode)", path)
+                raise ProfileError(
+                    f"syscall {_show(name)} is {reason} (strict mode)", path
+                )
             self.skip(path, name, reason)
             return []
         self.note_native_numbers(name)

@@ -49,6 +49,9 @@ from ._profile_reader import (
     SkippedName,
     _libseccomp_label,
     _make_context,
+    _show,
+    join_path,
+    parse_integer,
     _Profile,
     _Reader,
     _Rule,
@@ -94,10 +97,62 @@ _ARM_PRIVATE_BASE = 0x0F0000
 # Reading JSON -------------------------------------------------------------
 
 
+class _RepeatedKeys(Dict[str, Any]):
+    """A decoded JSON object in which ``key`` appeared more than once."""
+
+    key: str
+
+
+def _object_from_pairs(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+    result = dict(pairs)
+    if len(result) == len(pairs):
+        return result
+    seen = set()
+    for key, _ in pairs:
+        if key in seen:
+            break
+        seen.add(key)
+    marked = _RepeatedKeys(result)
+    marked.key = key
+    return marked
+
+
+def _find_repeated_key(data: Any) -> Optional[Tuple[str, str]]:
+    """Return the JSON path of the first object with a repeated key, and
+    the key; a loop, not recursion, because the nesting may be deep."""
+    pending: List[Tuple[str, Any]] = [("", data)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, dict):
+            if isinstance(value, _RepeatedKeys):
+                return path, value.key
+            children = [(join_path(path, key), item) for key, item in value.items()]
+        elif isinstance(value, list):
+            children = [(f"{path}[{i}]", item) for i, item in enumerate(value)]
+        else:
+            continue
+        pending.extend(reversed(children))
+    return None
+
+
 def parse_json(text: Union[str, bytes], source: str = "<profile>") -> Any:
-    """Decode profile JSON text; raise ProfileError naming the bad spot."""
+    """Decode profile JSON text; raise ProfileError naming the bad spot.
+
+    An object that repeats a key is an error, because Python's and Go's
+    decoders would both keep the last value silently.  Integers of
+    more than 64 digits stay undecoded, so that the reader can reject them
+    with their JSON path.
+    """
+    repeated = []
+
+    def make_object(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+        result = _object_from_pairs(pairs)
+        if isinstance(result, _RepeatedKeys):
+            repeated.append(result)
+        return result
+
     try:
-        return json.loads(text)
+        data = json.loads(text, object_pairs_hook=make_object, parse_int=parse_integer)
     except json.JSONDecodeError as error:
         raise ProfileError(
             f"{source} is not valid JSON: {error.msg} at line {error.lineno} "
@@ -105,19 +160,33 @@ def parse_json(text: Union[str, bytes], source: str = "<profile>") -> Any:
         ) from None
     except (UnicodeDecodeError, RecursionError) as error:
         raise ProfileError(f"{source} is not valid JSON: {error}") from None
+    found = _find_repeated_key(data) if repeated else None
+    if found is not None:
+        where, key = found
+        path = join_path(where, key)
+        raise ProfileError(
+            f"duplicate key {_show(key)} in {source}: give each key once, "
+            "because JSON decoders differ in which of the values they keep",
+            path,
+        )
+    return data
 
 
 def read_file(path: Union[str, "os.PathLike[str]"]) -> Any:
     """Read and decode a profile file; raise ProfileError if that fails."""
+    shown = repr(os.fspath(path))
     try:
         with open(path, "rb") as file:
             data = file.read()
     except OSError as error:
         raise ProfileError(
-            f"cannot read profile {os.fspath(path)!r}: "
-            f"{error.strerror or error}"
+            f"cannot read profile {shown}: {error.strerror or error}"
         ) from error
-    return parse_json(data, os.fspath(path))
+    except ValueError:  # open() rejects a path with a NUL byte
+        raise ProfileError(
+            f"cannot read profile {shown}: the path contains a NUL byte"
+        ) from None
+    return parse_json(data, shown)
 
 
 # Rule sets ----------------------------------------------------------------

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import errno as _errno
 import os
+from collections import abc as _abc
 from typing import (
+    BinaryIO,
     Iterable,
     List,
     NamedTuple,
@@ -67,6 +69,8 @@ _install = _bpf.load
 # __AUDIT_ARCH_64BIT: set in the tokens of 64-bit architectures.
 _ARCH_64BIT = 0x80000000
 _U64_MAX = 2**64 - 1
+# The largest pid_t; the kernel's own limit (pid_max) is lower.
+_PID_MAX = 2**31 - 1
 
 
 class RawResult(NamedTuple):
@@ -120,18 +124,20 @@ class Program:
         object.__setattr__(self, "_flow", None)
 
     @classmethod
-    def from_file(cls, path: Union[str, "os.PathLike[str]"]) -> "Program":
+    def from_file(cls, source: Union[str, "os.PathLike[str]", int, BinaryIO]) -> "Program":
         """Read a program from a file of raw ``struct sock_filter`` records.
 
         This is the format of :meth:`seccompx.Filter.export_bpf_to`,
-        ``bytes(program)`` and ``seccompx dump --output``.
+        ``bytes(program)`` and ``seccompx dump --output``.  ``source`` is a
+        path, a file object opened in binary mode, or a file descriptor.
+        A file object or descriptor is read from its current position to
+        the end of the file and stays open.
         """
-        with open(path, "rb") as file:
-            data = file.read()
+        data, label = _read_source(source)
         try:
             return cls(data)
         except ProgramError as error:
-            raise ProgramError(f"{os.fspath(path)}: {error}") from None
+            raise ProgramError(f"{label}: {error}") from None
 
     # Value behaviour -------------------------------------------------------
 
@@ -314,11 +320,48 @@ class Program:
     def audit(self) -> List[Finding]:
         """Look for common weaknesses; return them, most severe first.
 
-        See :class:`Finding` and docs/inspect.md for the checks.  A filter
-        built by :class:`seccompx.Filter` with its default settings and a
-        default action that is not ALLOW or LOG yields no findings.
+        See :class:`Finding` and docs/inspect.md for the checks.  Filters
+        built by :class:`seccompx.Filter` with its default settings can
+        still give two findings.  ``unreachable`` points at the dead final
+        return that libseccomp leaves in long programs, and
+        ``multiplexer-bypass`` at argument rules on socket or IPC syscalls
+        in a filter that covers x86.
         """
         return audit_program(self, self._analysis())
+
+
+def _read_source(
+    source: Union[str, "os.PathLike[str]", int, BinaryIO],
+) -> Tuple[bytes, str]:
+    """Return the bytes of a path, descriptor or binary file, and a label."""
+    if isinstance(source, (str, os.PathLike)):
+        label = repr(os.fspath(source))
+        try:
+            with open(source, "rb") as file:
+                return file.read(), label
+        except ValueError:  # open() rejects a path with a NUL byte
+            raise InvalidArgumentError(
+                f"program path {label} is invalid: it contains a NUL byte"
+            ) from None
+    if isinstance(source, int) and not isinstance(source, bool):
+        # closefd=False: the descriptor belongs to the caller.
+        with open(source, "rb", closefd=False) as file:
+            return file.read(), f"file descriptor {source}"
+    read = getattr(source, "read", None)
+    if read is None:
+        raise TypeError(
+            "a program source must be a path, a binary file object or a file "
+            f"descriptor, not {type(source).__name__}"
+        )
+    data = read()
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(
+            f"reading the program returned {type(data).__name__}, not bytes; "
+            "open the file in binary mode ('rb')"
+        )
+    name = getattr(source, "name", None)
+    label = repr(name) if isinstance(name, str) else type(source).__name__
+    return bytes(data), label
 
 
 def _parse_arches(arches: Iterable[ArchLike]) -> Tuple[Arch, ...]:
@@ -351,10 +394,31 @@ def _register(value: object, what: str, bits: int) -> int:
     high = (1 << bits) - 1
     if not low <= value <= high:
         raise InvalidArgumentError(
-            f"{what} {value:#x} does not fit in a {bits}-bit register: use "
-            f"{low} to {high:#x}"
+            f"{what} {_show_int(value)} does not fit in a {bits}-bit "
+            f"register: use {low} to {high:#x}"
         )
     return value & high
+
+
+def _show_int(value: int) -> str:
+    """Format an out-of-range int in hex, or by its size if it is huge."""
+    if value.bit_length() > 128:
+        return f"(an integer of {value.bit_length()} bits)"
+    return f"{value:#x}"
+
+
+def _argument_list(args: object) -> List[object]:
+    if isinstance(args, (str, bytes, bytearray)) or not isinstance(args, _abc.Iterable):
+        raise TypeError(
+            "args must be a sequence of up to 6 ints, such as (3, 0x1000), "
+            f"not {type(args).__name__}"
+        )
+    values = list(args)
+    if len(values) > 6:
+        raise InvalidArgumentError(
+            f"{len(values)} syscall arguments given; syscalls take at most 6"
+        )
+    return values
 
 
 def seccomp_data(
@@ -379,11 +443,7 @@ def seccomp_data(
         raise TypeError(
             f"syscall must be a name or number, not {type(syscall).__name__}"
         )
-    values = list(args)
-    if len(values) > 6:
-        raise InvalidArgumentError(
-            f"{len(values)} syscall arguments given; syscalls take at most 6"
-        )
+    values = _argument_list(args)
     registers = [
         _register(value, f"argument {index}", bits)
         for index, value in enumerate(values)
@@ -409,17 +469,34 @@ def simulate_filters(
     filter installed last counts.  Returns the action, the position of the deciding
     filter in ``programs`` and its raw result.
     """
-    if not programs:
-        raise InvalidArgumentError("no filters given; pass at least one Program")
+    stack = _program_list(programs)
     data = seccomp_data(syscall, args, arch, instruction_pointer)
     best: Optional[Tuple[int, int, RawResult]] = None
-    for position, program in enumerate(programs):
+    for position, program in enumerate(stack):
         value, index = _bpf.run(bytes(program), *data)
         rank = _signed_action(value)
         if best is None or rank <= best[0]:
             best = (rank, position, RawResult(value, index))
     assert best is not None
     return best[2].action, best[1], best[2]
+
+
+def _program_list(programs: object) -> List[Program]:
+    if isinstance(programs, Program) or not isinstance(programs, _abc.Iterable):
+        raise TypeError(
+            "programs must be a sequence of seccompx.Program, oldest first, "
+            f"not {type(programs).__name__}"
+        )
+    stack = list(programs)
+    if not stack:
+        raise InvalidArgumentError("no filters given; pass at least one Program")
+    for position, program in enumerate(stack):
+        if not isinstance(program, Program):
+            raise TypeError(
+                f"programs[{position}] must be a seccompx.Program, not "
+                f"{type(program).__name__}"
+            )
+    return stack
 
 
 def _signed_action(value: int) -> int:
@@ -618,8 +695,11 @@ def dump(pid: int) -> List[Program]:
     """
     if isinstance(pid, bool) or not isinstance(pid, int):
         raise TypeError(f"pid must be an int, not {type(pid).__name__}")
-    if pid <= 0:
-        raise InvalidArgumentError(f"pid {pid} is invalid: use a positive id")
+    if not 0 < pid <= _PID_MAX:
+        raise InvalidArgumentError(
+            f"pid {_show_pid(pid)} is invalid: use a positive id up to "
+            f"{_PID_MAX} (pid_t is a signed 32-bit int)"
+        )
     if pid == os.getpid() or _is_own_thread(pid):
         raise InvalidArgumentError(
             f"pid {pid} is the calling process or one of its threads, which "
@@ -630,6 +710,10 @@ def dump(pid: int) -> List[Program]:
     except OSError as error:
         raise _dump_error(pid, error) from None
     return [Program(data) for data in filters]
+
+
+def _show_pid(pid: int) -> str:
+    return str(pid) if pid.bit_length() <= 128 else _show_int(pid)
 
 
 def _is_own_thread(tid: int) -> bool:

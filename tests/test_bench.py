@@ -17,20 +17,17 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
+from childproc import report, run_in_child
 
 import seccompx
 from seccompx import _bench, bench
 from seccompx.cli import main
 
-from childproc import report, run_in_child
-
 ROOT = Path(__file__).resolve().parent.parent
 STAGE_KEYS = {"unit", "median", "p10", "p90", "samples"}
 
 
-def run_bench(
-    capsys: pytest.CaptureFixture[str], *args: str
-) -> "tuple[int, str, str]":
+def run_bench(capsys: pytest.CaptureFixture[str], *args: str) -> "tuple[int, str, str]":
     """Run ``seccompx bench ARGS`` in this process; return status and output."""
     status = main(["bench", *args])
     captured = capsys.readouterr()
@@ -97,8 +94,15 @@ def test_bench_json_all_policies(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_bench_text_units(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, err = run_bench(
-        capsys, "--policy", "medium", "--samples", "1", "--iterations", "10",
-        "--syscall", "getpid",
+        capsys,
+        "--policy",
+        "medium",
+        "--samples",
+        "1",
+        "--iterations",
+        "10",
+        "--syscall",
+        "getpid",
     )
     assert status == 0, err
     assert re.search(r"Filter stages, (µ|u)s per filter", out)
@@ -162,7 +166,9 @@ def test_bench_profile_adds_rule(
 ) -> None:
     profile = {
         "defaultAction": "SCMP_ACT_ERRNO",
-        "syscalls": [{"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"}],
+        "syscalls": [
+            {"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"}
+        ],
     }
     path = tmp_path / "narrow.json"
     path.write_text(json.dumps(profile))
@@ -172,14 +178,18 @@ def test_bench_profile_adds_rule(
     assert result["targets"][0]["syscall_cost"]["rule_added"] is True
 
 
-def test_bench_profile_missing(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_bench_profile_missing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     missing = tmp_path / "absent.json"
     status, _, err = run_bench(capsys, "--profile", str(missing), "--samples", "1")
     assert status == 2
     assert str(missing) in err
 
 
-def test_bench_profile_not_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_bench_profile_not_json(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     path = tmp_path / "broken.json"
     path.write_text("{not json")
     status, _, err = run_bench(capsys, "--profile", str(path), "--samples", "1")
@@ -204,9 +214,23 @@ def test_bench_rejects_unsafe_syscall(capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_bench_module_entry_point() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "seccompx", "bench", "--policy", "small",
-         "--samples", "1", "--iterations", "10", "--json"],
-        capture_output=True, text=True, timeout=60, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "seccompx",
+            "bench",
+            "--policy",
+            "small",
+            "--samples",
+            "1",
+            "--iterations",
+            "10",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["targets"][0]["name"] == "small"
@@ -252,7 +276,9 @@ def test_policy_to_json_matches_rules() -> None:
     ):
         assert raw == int(action)
         assert raw_name == name
-        assert raw_cmps == [[c.arg, int(c.op), c.datum_a, c.datum_b] for c in comparisons]
+        assert raw_cmps == [
+            [c.arg, int(c.op), c.datum_a, c.datum_b] for c in comparisons
+        ]
     json.dumps(data)
 
 
@@ -391,17 +417,41 @@ def test_run_script_writes_page(tmp_path: Path) -> None:
     page = tmp_path / "benchmarks.md"
     raw = tmp_path / "results.json"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--samples", "2",
-         "--rounds", "2", "--breakdown-samples", "1", "--import-runs", "2",
-         "--build-dir", str(tmp_path / "build"), "--output", str(page),
-         "--json", str(raw)],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run.py"),
+            "--samples",
+            "2",
+            "--rounds",
+            "2",
+            "--breakdown-samples",
+            "1",
+            "--import-runs",
+            "2",
+            "--build-dir",
+            str(tmp_path / "build"),
+            "--output",
+            str(page),
+            "--json",
+            str(raw),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
     text = page.read_text()
-    for heading in ("## Machine", "## Targets", "## Build and load",
-                    "## Loading a finished program", "## seccompx stages",
-                    "## Cost per syscall", "## `import seccompx`", "## Method"):
+    for heading in (
+        "## Machine",
+        "## Targets",
+        "## Build and load",
+        "## Loading a finished program",
+        "## seccompx stages",
+        "## Cost per syscall",
+        "## `import seccompx`",
+        "## Method",
+    ):
         assert heading in text, heading
     assert "python benchmarks/run.py --samples 2" in text
     data = json.loads(raw.read_text())

@@ -174,3 +174,31 @@ def test_profile_option_spelling(command: str) -> None:
     """Subcommands that can read a profile take it with --profile."""
     parser = dict(subparsers())[command]
     assert any("--profile" in action.option_strings for action in parser._actions)
+
+
+@pytest.mark.parametrize(
+    "option, maximum", [("--samples", "10000"), ("--iterations", "10000000")]
+)
+def test_bench_counts_are_bounded(
+    option: str, maximum: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["bench", option, "99999999999999999999"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err == (
+        f"seccompx bench: error: {option} 99999999999999999999 is out of "
+        f"range: use 1 to {maximum}\n"
+    )
+    parser = dict(subparsers())["bench"]
+    action = next(a for a in parser._actions if option in a.option_strings)
+    assert action.help is not None
+    assert f"1 to {maximum}" in action.help
+
+
+def test_long_integer_option_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["bench", "--samples", "9" * 5000])
+    assert caught.value.code == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "is too long: 5000 characters" in err
+    assert len(err) < 300

@@ -1031,3 +1031,23 @@ def test_stacked_load_blocked_by_first_filter_explains():
     reason, message = result.text.strip().split("|", 1)
     assert reason == "stacked"
     assert "prctl or seccomp" in message
+
+
+def test_conflict_found_among_many_rules():
+    # The conflict check skips rules for other syscalls; a clash with a
+    # rule added long before, or earlier in the same batch, still raises.
+    others = ["read", "getuid", "getgid", "geteuid", "getegid", "getpid"]
+    f = Filter(default=ERRNO(1))
+    f.add_rule(ERRNO(2), "getppid", Arg(0) == 1)
+    f.allow(*others)
+    with pytest.raises(seccompx.InvalidArgumentError, match="getppid"):
+        f.allow("getppid")
+    g = Filter(default=ERRNO(1))
+    batch = [(ERRNO(2), "getppid", [Arg(0) == 1])]
+    batch += [(ALLOW, name) for name in others]
+    batch.append((ALLOW, "getppid"))
+    with pytest.raises(seccompx.InvalidArgumentError, match="getppid"):
+        g.add_rules(batch)
+    assert g.rule_count == 0
+    f.close()
+    g.close()

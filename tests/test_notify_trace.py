@@ -218,3 +218,41 @@ def test_cli_trace_missing_program() -> None:
     child = run_in_child(body, timeout=30)
     assert child.exitcode == 2, str(child)
     assert "not found" in child.text
+
+
+def test_cli_trace_checks_output_before_running(tmp_path: Any) -> None:
+    marker = tmp_path / "ran"
+    output = tmp_path / "missing" / "x.json"
+
+    def body(fd: int) -> int:
+        return cli_in_child(
+            fd, ["trace", "-o", str(output), "--", "/bin/touch", str(marker)]
+        )
+
+    child = run_in_child(body, timeout=30)
+    assert child.exitcode == 2, str(child)
+    assert child.text.startswith("seccompx trace: error: cannot write the profile: ")
+    assert "does not exist" in child.text
+    assert child.text.count("\n") == 1
+    assert not marker.exists()
+
+
+def test_cli_trace_rejects_directory_output(tmp_path: Any) -> None:
+    def body(fd: int) -> int:
+        return cli_in_child(fd, ["trace", "-o", str(tmp_path), "--", "/bin/true"])
+
+    child = run_in_child(body, timeout=30)
+    assert child.exitcode == 2, str(child)
+    assert "is a directory" in child.text
+
+
+def test_cli_trace_names_unrunnable_program() -> None:
+    def body(fd: int) -> int:
+        return cli_in_child(fd, ["trace", "-o", "-", "--", "/nonexistent/prog"])
+
+    child = run_in_child(body, timeout=30)
+    assert child.exitcode == 2, str(child)
+    assert child.text == (
+        "seccompx trace: error: cannot run '/nonexistent/prog': No such file "
+        "or directory\n"
+    )

@@ -800,3 +800,147 @@ def test_wide_value_on_32bit_arch_warns() -> None:
     assert native_only.profile_report is not None
     assert native_only.profile_report.warnings == []
     native_only.close()
+
+
+# Never-matching comparisons -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "op, value", [("SCMP_CMP_LT", 0), ("SCMP_CMP_GT", 2**64 - 1)]
+)
+def test_never_matching_comparison_is_left_out(op: str, value: int) -> None:
+    source = profile(entry(["getppid"], errnoRet=5, args=[arg(0, value, op)]))
+    f = load(source)
+    report = f.profile_report
+    assert report is not None
+    assert report.rules == 0
+    assert len(report.warnings) == 1
+    assert report.warnings[0].startswith("syscalls[0].args[0]: ")
+    assert f"{op} with value {value:#x} can never match" in report.warnings[0]
+    f.close()
+    with pytest.raises(ProfileError) as caught:
+        load(source, strict=True)
+    assert caught.value.path == "syscalls[0].args[0]"
+    assert "never match" in str(caught.value)
+
+
+def test_never_matching_condition_in_or_keeps_others() -> None:
+    # Two conditions on one index are OR: the impossible one drops alone.
+    args = [arg(0, 0, "SCMP_CMP_LT"), arg(0, 7)]
+    f = load(profile(entry(["getppid"], errnoRet=5, args=args)))
+    report = f.profile_report
+    assert report is not None
+    assert report.rules == 1
+    assert errnos(f, [("getppid", [7]), ("getppid", [0])]) == [errno.EIO, 0]
+
+
+def test_edge_comparisons_that_can_match_are_kept() -> None:
+    args = [arg(0, 1, "SCMP_CMP_LT"), arg(1, 2**64 - 2, "SCMP_CMP_GT")]
+    f = load(profile(entry(["getppid"], errnoRet=5, args=args)))
+    report = f.profile_report
+    assert report is not None
+    assert report.rules == 1
+    assert report.warnings == []
+    assert errnos(f, [("getppid", [0, 2**64 - 1]), ("getppid", [1, 2**64 - 1])]) == [
+        errno.EIO,
+        0,
+    ]
+
+
+# Hostile input -------------------------------------------------------------
+
+HUGE = 10**5000
+
+
+def test_huge_integer_in_json_names_path() -> None:
+    text = '{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1' + "0" * 5000 + "}"
+    with pytest.raises(ProfileError) as caught:
+        load(parse_json(text))
+    assert caught.value.path == "defaultErrnoRet"
+    assert "5001-digit integer is out of range" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "value, shown",
+    [
+        (HUGE, "an integer of 16610 bits"),
+        (-HUGE, "a negative integer of 16610 bits"),
+        ([HUGE], "(too large to show)"),
+    ],
+    ids=["huge", "huge-negative", "array-of-huge"],
+)
+def test_huge_integer_in_mapping_names_path(value: Any, shown: str) -> None:
+    source = profile(entry(["getppid"], args=[arg(0, 0)]))
+    source["syscalls"][0]["args"][0]["value"] = value
+    with pytest.raises(ProfileError) as caught:
+        load(source)
+    assert caught.value.path == "syscalls[0].args[0].value"
+    assert shown in str(caught.value)
+
+
+def test_huge_numbers_in_options_are_rejected() -> None:
+    with pytest.raises(seccompx.InvalidArgumentError, match="integer of 16610 bits"):
+        load(profile(), capabilities=[HUGE])
+    with pytest.raises(seccompx.InvalidArgumentError, match="no version number"):
+        load(profile(), kernel_version="5" + "0" * 5000 + ".1")
+    source = profile(entry(["getppid"], includes={"minKernel": "1" + "0" * 5000 + ".0"}))
+    with pytest.raises(ProfileError) as caught:
+        load(source)
+    assert caught.value.path == "syscalls[0].includes.minKernel"
+
+
+def test_kernel_version_type_is_checked() -> None:
+    with pytest.raises(TypeError, match="kernel_version must be a string"):
+        load(profile(), kernel_version=5)
+
+
+def test_long_values_are_cut_short_in_messages() -> None:
+    with pytest.raises(ProfileError) as caught:
+        load(profile(default="SCMP_ACT_" + "X" * 10000))
+    assert len(str(caught.value)) < 400
+
+
+@pytest.mark.parametrize(
+    "text, path, key",
+    [
+        ('{"defaultAction": "SCMP_ACT_KILL", "defaultAction": "SCMP_ACT_ALLOW"}',
+         "defaultAction", "defaultAction"),
+        ('{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["getppid"],'
+         ' "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1,'
+         ' "op": "SCMP_CMP_EQ", "op": "SCMP_CMP_NE"}]}]}',
+         "syscalls[0].args[0].op", "op"),
+        ('{"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "flags": [],'
+         ' "flags": []}}}',
+         "linux.seccomp.flags", "flags"),
+    ],
+)
+def test_duplicate_keys_are_rejected(text: str, path: str, key: str) -> None:
+    with pytest.raises(ProfileError) as caught:
+        parse_json(text)
+    assert caught.value.path == path
+    assert f"duplicate key {key!r}" in str(caught.value)
+
+
+def test_duplicate_keys_in_file_name_it(tmp_path: Path) -> None:
+    path = tmp_path / "twice.json"
+    path.write_text('{"defaultAction": "SCMP_ACT_KILL", "defaultAction": "SCMP_ACT_ALLOW"}')
+    with pytest.raises(ProfileError) as caught:
+        load(path)
+    assert caught.value.path == "defaultAction"
+    assert "twice.json" in str(caught.value)
+
+
+def test_odd_field_name_is_escaped_in_path() -> None:
+    source = profile(entry(["getppid"], **{"x\x00\x1b[31m": 1}))
+    f = load(source)
+    report = f.profile_report
+    assert report is not None
+    assert report.warnings[0].startswith('syscalls[0]["x\\u0000\\u001b[31m"]: ')
+    assert report.warnings[0].isprintable()
+    f.close()
+
+
+def test_path_with_nul_is_profile_error() -> None:
+    with pytest.raises(ProfileError, match="NUL"):
+        load("bad\x00name.json")

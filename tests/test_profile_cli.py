@@ -144,3 +144,41 @@ def test_parse_caps() -> None:
     assert parse_caps("none") == []
     assert parse_caps("ALL") == list(CAPABILITIES)
     assert parse_caps("CAP_SYS_ADMIN, sys_ptrace") == ["CAP_SYS_ADMIN", "sys_ptrace"]
+
+
+def test_check_huge_integer_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "huge.json"
+    path.write_text('{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1' + "0" * 5000 + "}")
+    result = subprocess.run(
+        [sys.executable, "-m", "seccompx", "check", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(
+        "seccompx check: error: defaultErrnoRet: a 5001-digit integer is out of range"
+    )
+
+
+def test_check_rejects_duplicate_keys(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "twice.json"
+    path.write_text('{"defaultAction":"SCMP_ACT_KILL","defaultAction":"SCMP_ACT_ALLOW"}')
+    for argv in (["check", str(path)], ["check", str(path), "--strict"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("seccompx check: error: defaultAction: duplicate key 'defaultAction'")
+
+
+def test_check_escapes_control_characters(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "nul.json"
+    names = ["get\u0000ppid", "x\u001b[2J"]
+    path.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": names, "action": "SCMP_ACT_ERRNO", "bad\u0007": 1}]}))
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert all(line.isprintable() for line in out.splitlines())
+    assert "  syscalls[0].names[0]: get\\x00ppid: not a valid syscall name" in out
+    assert "  syscalls[0].names[1]: x\\x1b[2J: not a valid syscall name" in out
+    assert '  syscalls[0]["bad\\u0007"]: unknown field ' in out

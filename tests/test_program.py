@@ -148,6 +148,52 @@ def test_program_from_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
         Program.from_file(bad)
 
 
+def test_from_file_keeps_descriptor_open() -> None:
+    data = bytes(simple_program())
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, data)
+        os.close(write_end)
+        assert Program.from_file(read_end) == simple_program()
+        os.fstat(read_end)  # raises EBADF if from_file closed it
+    finally:
+        os.close(read_end)
+
+
+def test_from_file_bad_data_names_descriptor() -> None:
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, b"\x06\x00\x00")
+        os.close(write_end)
+        with pytest.raises(seccompx.ProgramError, match="file descriptor"):
+            Program.from_file(read_end)
+        os.fstat(read_end)
+    finally:
+        os.close(read_end)
+
+
+def test_from_file_reads_binary_file_object(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "filter.bpf"
+    path.write_bytes(bytes(simple_program()))
+    with open(path, "rb") as file:
+        assert Program.from_file(file) == simple_program()
+        assert not file.closed
+    path.write_bytes(b"\x06")
+    with open(path, "rb") as file:
+        with pytest.raises(seccompx.ProgramError, match="filter.bpf"):
+            Program.from_file(file)
+    with open(path) as text_file:
+        with pytest.raises(TypeError, match="binary mode"):
+            Program.from_file(text_file)  # type: ignore[arg-type]
+
+
+def test_from_file_rejects_other_sources() -> None:
+    with pytest.raises(TypeError, match="path, a binary file object or a file descriptor"):
+        Program.from_file(1.5)  # type: ignore[arg-type]
+    with pytest.raises(seccompx.InvalidArgumentError, match="NUL"):
+        Program.from_file("bad\x00name.bpf")
+
+
 def test_repr_names_size_and_arches() -> None:
     assert repr(simple_program()) == "<seccompx.Program 15 instructions arches=x86_64>"
 
@@ -432,6 +478,29 @@ def test_simulate_filters_most_restrictive_wins() -> None:
         [allow, killer, first], "read"
     )
     assert (action, position) == (KILL_PROCESS, 1)
+
+
+def test_simulate_argument_types_named() -> None:
+    prog = simple_program()
+    with pytest.raises(TypeError, match="args must be a sequence of up to 6 ints"):
+        prog.simulate("read", 5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="args must be a sequence"):
+        prog.simulate("read", "12")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="argument 1 must be an int"):
+        prog.simulate("read", [1, "2"])  # type: ignore[list-item]
+    with pytest.raises(seccompx.InvalidArgumentError, match="integer of 16610 bits"):
+        prog.simulate("read", [10**5000])
+
+
+def test_simulate_filters_checks_programs() -> None:
+    prog = simple_program()
+    simulate_filters = seccompx.program.simulate_filters
+    with pytest.raises(TypeError, match=r"programs\[1\] must be a seccompx.Program, not str"):
+        simulate_filters([prog, "x"], "read")  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="programs must be a sequence"):
+        simulate_filters(prog, "read")  # type: ignore[arg-type]
+    with pytest.raises(seccompx.InvalidArgumentError, match="no filters"):
+        simulate_filters([], "read")
 
 
 # Kernel checks -------------------------------------------------------------
@@ -807,6 +876,24 @@ def test_audit_unreachable() -> None:
     assert "instructions 2 to 4 are unreachable" in findings[0].message
 
 
+def test_audit_explains_libseccomp_dead_return() -> None:
+    # With 254 rules the jumps to the final bad-architecture return would
+    # span more than 255 instructions, so libseccomp puts a copy of it
+    # after the architecture check and never jumps to the original.
+    names = [seccompx.syscall_name(number) for number in range(254)]
+    f = Filter(default=ERRNO(1))
+    f.allow(*names)
+    prog = f.compile()
+    f.close()
+    findings = prog.audit()
+    assert [finding.code for finding in findings] == ["unreachable"]
+    last = len(prog) - 1
+    assert findings[0].index == last
+    assert prog.instructions[last] == (0x06, 0, 0, 0x80000000)
+    assert "libseccomp leaves such a return" in findings[0].message
+    assert "harmless" in findings[0].message
+
+
 def test_audit_invalid_program() -> None:
     findings = program(stmt(LD_MEM, 0), ret(RAW_ALLOW)).audit()
     assert findings[0].code == "invalid-program"
@@ -951,6 +1038,12 @@ def test_dump_missing_process() -> None:
     with pytest.raises(seccompx.SeccompError) as caught:
         seccompx.program.dump(pid)
     assert caught.value.errno == errno.ESRCH
+
+
+@pytest.mark.parametrize("pid", [-1, 2**31, 10**5000], ids=["negative", "2**31", "huge"])
+def test_dump_rejects_pid_out_of_range(pid: int) -> None:
+    with pytest.raises(seccompx.InvalidArgumentError, match="up to 2147483647"):
+        seccompx.program.dump(pid)
 
 
 def test_killed_child_reports_sigsys() -> None:

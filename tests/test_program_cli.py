@@ -120,6 +120,89 @@ def test_simulate_rejects_bad_integer(capsys, allowlist: Path) -> None:  # type:
     assert "invalid integer '12z'" in capsys.readouterr().err
 
 
+def test_simulate_arg_is_optional(capsys) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit) as caught:
+        main(["simulate", "--bpf", "unused.bpf"])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "the following arguments are required: SYSCALL;" in err
+    assert "ARG" not in err
+
+
+def test_simulate_options_after_arguments(capsys, allowlist: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run_cli(
+        capsys, "simulate", "--bpf", str(allowlist), "openat", "--arch", "x86_64", "0", "0", "5"
+    )
+    assert (code, err) == (0, "")
+    assert out == "ERRNO(1)  (instruction 13, return value 0x00050001)\n"
+    code, out, err = run_cli(
+        capsys, "simulate", "--bpf", str(allowlist), "read", "--arch", "x86", "4294967296"
+    )
+    assert code == 2
+    assert err.startswith("seccompx simulate: error: argument 0 0x100000000 does not fit")
+
+
+def test_unrecognized_argument_names_subcommand(capsys, allowlist: Path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit) as caught:
+        main(["disasm", "--bpf", str(allowlist), "extra"])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("seccompx disasm: error: unrecognized arguments: extra;")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["simulate", "--bpf", "f.bpf", "read", "9" * 5000], "is too long"),
+        (["simulate", "--bpf", "f.bpf", "9" * 5000], "is too long"),
+        (["simulate", "--bpf", "f.bpf", "x" * 5000], "is too long"),
+        (["dump", "99999999999999999999"], "out of range: use 1 to 2147483647"),
+        (["audit", "--pid", "0"], "out of range: use 1 to 2147483647"),
+        (["audit", "--pid", "1", "--filter", "-1"], "out of range: use 0 to 6552"),
+    ],
+    ids=["long-arg", "long-number", "long-name", "pid", "zero-pid", "filter"],
+)
+def test_integer_options_are_bounded(capsys, argv: List[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert message in err
+    assert len(err) < 300
+
+
+def test_dump_failure_exits_one(capsys) -> None:  # type: ignore[no-untyped-def]
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    code, out, err = run_cli(capsys, "dump", str(pid))
+    assert code == 1
+    assert out == ""
+    assert err == f"seccompx dump: error: no process {pid}, or it exited\n"
+
+
+def test_dump_refusal_exits_one(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def refuse(pid: int) -> List[seccompx.Program]:
+        raise seccompx.SeccompError("ptrace cannot attach (EPERM)", errno.EPERM)
+
+    monkeypatch.setattr("seccompx.cli.dump.dump", refuse)
+    code, _, err = run_cli(capsys, "dump", "1")
+    assert code == 1
+    assert err.startswith("seccompx dump: error: ptrace cannot attach")
+
+
+def test_heading_escapes_file_name(capsys, allowlist: Path) -> None:  # type: ignore[no-untyped-def]
+    odd = allowlist.with_name("a\x1b[2Jb.bpf")
+    odd.write_bytes(allowlist.read_bytes())
+    code, out, _ = run_cli(capsys, "disasm", "--bpf", str(odd))
+    assert code == 0
+    assert "\x1b" not in out
+    assert "a\\x1b[2Jb.bpf" in out.splitlines()[0]
+
+
 def test_audit_clean_and_findings(capsys, allowlist: Path, denylist: Path) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = run_cli(capsys, "audit", "--bpf", str(allowlist))
     assert code == 0
@@ -156,9 +239,11 @@ def test_profile_source(capsys, tmp_path: Path) -> None:  # type: ignore[no-unty
 
 def test_missing_file_is_one_line(capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     code, out, err = run_cli(capsys, "disasm", "--bpf", str(tmp_path / "none.bpf"))
-    assert code == 1
+    # A missing input file is invalid input, like a missing profile.
+    assert code == 2
     assert out == ""
     assert err.count("\n") == 1
+    assert err.startswith("seccompx disasm: error: cannot read program '")
     assert "No such file" in err
 
 

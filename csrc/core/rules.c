@@ -433,17 +433,56 @@ check_arches(scx_filter *self, pending_rule *p)
     return CHECK_OK;
 }
 
+/*
+ * A bitmap of the syscall numbers already in a filter or earlier in a
+ * batch, hashed to SEEN_BITS bits.  Only rules for the same number can
+ * clash, so a rule whose bit is clear needs no pairwise scan; this keeps
+ * a batch of n rules for different syscalls at O(n) instead of O(n^2).
+ * A hash collision only costs a scan.
+ */
+#define SEEN_BITS 4096
+
+typedef struct {
+    uint64_t words[SEEN_BITS / 64];
+} seen_numbers;
+
+static unsigned int
+seen_slot(int nr)
+{
+    return (uint32_t)nr % SEEN_BITS;
+}
+
+static int
+seen_test(const seen_numbers *seen, int nr)
+{
+    unsigned int slot = seen_slot(nr);
+
+    return (seen->words[slot / 64] >> (slot % 64)) & 1;
+}
+
+static void
+seen_add(seen_numbers *seen, int nr)
+{
+    unsigned int slot = seen_slot(nr);
+
+    seen->words[slot / 64] |= (uint64_t)1 << (slot % 64);
+}
+
 static int
 check_one(scx_filter *self, pending_rule *batch, Py_ssize_t index,
-          int mode, check_result *result)
+          int mode, check_result *result, seen_numbers *seen)
 {
     pending_rule *p = &batch[index];
-    const scx_rule *other;
+    const scx_rule *other = NULL;
     Py_ssize_t other_index;
     int kind;
 
     if (p->rule.action == result->default_action)
         return CHECK_DEFAULT;
+    if (!seen_test(seen, p->rule.nr)) {
+        seen_add(seen, p->rule.nr);
+        goto arches;
+    }
     other = find_conflict(self->rules, self->nrules, &p->rule, &other_index,
                           &kind);
     if (other != NULL) {
@@ -459,6 +498,8 @@ check_one(scx_filter *self, pending_rule *batch, Py_ssize_t index,
             return kind;
         }
     }
+
+arches:
     kind = check_arches(self, p);
     if (kind != CHECK_OK)
         return kind;
@@ -477,8 +518,12 @@ static int
 check_batch(scx_filter *self, pending_rule *batch, Py_ssize_t n, int mode,
             check_result *result)
 {
+    seen_numbers seen;
     Py_ssize_t i;
 
+    memset(&seen, 0, sizeof(seen));
+    for (i = 0; i < self->nrules; i++)
+        seen_add(&seen, self->rules[i].nr);
     memset(result, 0, sizeof(*result));
     memcpy(result->arches, self->arches, sizeof(self->arches));
     result->narches = self->narches;
@@ -486,7 +531,7 @@ check_batch(scx_filter *self, pending_rule *batch, Py_ssize_t n, int mode,
                          &result->default_action) < 0)
         result->default_action = 0xffffffffU;   /* no valid action */
     for (i = 0; i < n; i++) {
-        result->kind = check_one(self, batch, i, mode, result);
+        result->kind = check_one(self, batch, i, mode, result, &seen);
         if (result->kind != CHECK_OK) {
             result->index = i;
             return -1;

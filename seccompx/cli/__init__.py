@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import List, NoReturn, Optional
+from typing import Any, List, NoReturn, Optional, Sequence, Tuple
 
 from .._errors import SeccompError
 
@@ -39,10 +39,36 @@ class ArgumentParser(argparse.ArgumentParser):
     creates them with the class of their parent.
     """
 
+    # Set on subcommand parsers, which then report unrecognized arguments
+    # themselves, so that the message names the subcommand.
+    subcommand = False
+    # Set by subcommands that take options between and after their
+    # positional arguments, as parse_intermixed_args() does.
+    intermixed = False
+    _parsing = False
+
     def error(self, message: str) -> NoReturn:
         self.exit(
             EXIT_USAGE, f"{self.prog}: error: {message}; see '{self.prog} --help'\n"
         )
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Optional[Sequence[str]] = None, namespace: Any = None
+    ) -> Tuple[argparse.Namespace, List[str]]:
+        if self._parsing:
+            # parse_known_intermixed_args() calls back here for each pass.
+            return super().parse_known_args(args, namespace)
+        self._parsing = True
+        try:
+            if self.intermixed:
+                parsed, extras = self.parse_known_intermixed_args(args, namespace)
+            else:
+                parsed, extras = super().parse_known_args(args, namespace)
+        finally:
+            self._parsing = False
+        if extras and self.subcommand:
+            self.error("unrecognized arguments: " + " ".join(extras))
+        return parsed, extras
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         module = importlib.import_module(f".{name}", __name__)
         module.add_parser(subparsers)
+        subparsers.choices[name].subcommand = True
         # Subcommands with exit statuses of their own (run) document them.
         if subparsers.choices[name].epilog is None:
             subparsers.choices[name].epilog = EXIT_STATUS_HELP
@@ -71,7 +98,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         return int(args.func(args))
     except SeccompError as error:
         print(f"seccompx {args.command}: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        # Errors about the input are also ValueErrors (InvalidArgumentError,
+        # ProfileError); the others report a failure of the work itself.
+        return EXIT_USAGE if isinstance(error, ValueError) else EXIT_FAILURE
     except OSError as error:
         print(f"seccompx {args.command}: error: {error}", file=sys.stderr)
         return EXIT_FAILURE

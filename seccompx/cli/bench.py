@@ -9,9 +9,15 @@ from typing import Any, Dict, List
 
 from .. import bench
 from . import EXIT_FAILURE, EXIT_OK
+from .._errors import InvalidArgumentError
+from ._input import parse_integer
 
 DEFAULT_SAMPLES = 100
 DEFAULT_ITERATIONS = 10000
+# Upper bounds that keep a run finite: every sample is a forked child, and
+# at about 100 ns per call the largest sample takes about a second.
+MAX_SAMPLES = 10000
+MAX_ITERATIONS = 10_000_000
 DEFAULT_SYSCALL = "getppid"
 
 
@@ -39,10 +45,11 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--samples",
-        type=int,
+        type=parse_integer,
         default=DEFAULT_SAMPLES,
         metavar="N",
-        help=f"forked children per stage (default: {DEFAULT_SAMPLES})",
+        help=f"forked children per stage, 1 to {MAX_SAMPLES} (default: "
+        f"{DEFAULT_SAMPLES})",
     )
     parser.add_argument(
         "--syscall",
@@ -54,15 +61,13 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--iterations",
-        type=int,
+        type=parse_integer,
         default=DEFAULT_ITERATIONS,
         metavar="N",
-        help="calls per per-syscall sample (default: "
+        help=f"calls per per-syscall sample, 1 to {MAX_ITERATIONS} (default: "
         f"{DEFAULT_ITERATIONS})",
     )
-    parser.add_argument(
-        "--json", action="store_true", help="print one JSON object"
-    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
 
 
@@ -73,7 +78,16 @@ def _targets(args: argparse.Namespace) -> List[bench.Target]:
     return [bench.policy_target(bench.policy(name)) for name in names]
 
 
+def _check_count(option: str, value: int, maximum: int) -> None:
+    if not 1 <= value <= maximum:
+        raise InvalidArgumentError(
+            f"{option} {value} is out of range: use 1 to {maximum}"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
+    _check_count("--samples", args.samples, MAX_SAMPLES)
+    _check_count("--iterations", args.iterations, MAX_ITERATIONS)
     targets = _targets(args)
     try:
         report = bench.run(
@@ -121,9 +135,7 @@ def format_report(report: Dict[str, Any]) -> str:
 
 
 def _cell(summary: Dict[str, Any]) -> str:
-    return (
-        f"{summary['median']:9.1f} {summary['p10']:9.1f} {summary['p90']:9.1f}"
-    )
+    return f"{summary['median']:9.1f} {summary['p10']:9.1f} {summary['p90']:9.1f}"
 
 
 def _stage_table(targets: List[Dict[str, Any]]) -> List[str]:
@@ -135,7 +147,10 @@ def _stage_table(targets: List[Dict[str, Any]]) -> List[str]:
         f"{'median ' + unit:>9} {'p10 ' + unit:>9} {'p90 ' + unit:>9}",
     ]
     for target in targets:
-        head = f"{target['name']:<{width}} {target['rules']:>5} {target['instructions']:>5}"
+        head = (
+            f"{target['name']:<{width}} {target['rules']:>5} "
+            f"{target['instructions']:>5}"
+        )
         for stage in bench.STAGES:
             lines.append(f"{head}  {stage:<16} {_cell(target['stages'][stage])}")
             head = " " * len(head)

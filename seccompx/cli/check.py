@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional
 
 from .._filter import Filter
 from ..profile import CAPABILITIES, ProfileReport, parse_json
+from ._text import printable
 
 
 def add_parser(subparsers: Any) -> None:
@@ -96,11 +97,6 @@ def load_profile(args: argparse.Namespace) -> Filter:
     return filter
 
 
-def _printable(text: str) -> str:
-    # Names from a profile may hold lone surrogates that stdout cannot encode.
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 def summary(report: ProfileReport, instructions: int) -> Dict[str, Any]:
     """Return the report as a dict, with the compiled filter's size added."""
     data = report.to_dict()
@@ -132,14 +128,14 @@ def print_text(report: ProfileReport, instructions: int) -> None:
     lines.append(("skipped names", str(len(report.skipped))))
     width = max(len(key) for key, _ in lines)
     for key, value in lines:
-        print(f"{key:<{width}}  {_printable(value)}")
+        print(f"{key:<{width}}  {printable(value)}")
     for skipped in report.skipped:
-        print(_printable(f"  {skipped.path}: {skipped.name}: {skipped.reason}"))
+        print(printable(f"  {skipped.path}: {skipped.name}: {skipped.reason}"))
     for excluded_entry in report.excluded:
-        print(_printable(f"  left out {excluded_entry.path}: {excluded_entry.reason}"))
+        print(printable(f"  left out {excluded_entry.path}: {excluded_entry.reason}"))
     print(f"{'warnings':<{width}}  {len(report.warnings)}")
     for warning in report.warnings:
-        print(_printable(f"  {warning}"))
+        print(printable(f"  {warning}"))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,7 +8,8 @@ from typing import Any, Dict, List
 
 from .._disasm import listing, render
 from ..program import _fallback_arch, dump
-from ._input import Source, heading
+from ._input import PID_MAX, Source, heading, integer_range
+from ._text import printable
 
 
 def add_parser(subparsers: Any) -> None:
@@ -22,7 +23,10 @@ def add_parser(subparsers: Any) -> None:
         "right to trace the process.",
     )
     parser.add_argument(
-        "pid", type=int, metavar="PID", help="the process (or thread) id"
+        "pid",
+        type=integer_range(1, PID_MAX),
+        metavar="PID",
+        help="the process (or thread) id",
     )
     parser.add_argument(
         "--output",
@@ -53,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             path = f"{args.output}.{source.position}.bpf"
             with open(path, "wb") as file:
                 file.write(bytes(source.program))
-            print(f"{path}: {len(source.program)} instructions")
+            print(printable(f"{path}: {len(source.program)} instructions"))
     if args.json:
         objects: List[Dict[str, Any]] = [
             {

@@ -110,8 +110,10 @@ def add_parser(subparsers: Any) -> None:
         metavar="NAMES",
         help="kill the process on these syscalls, comma-separated",
     )
+    # Not "command": the top-level parser stores the subcommand's name
+    # there, and the error prefix reads it.
     parser.add_argument(
-        "command",
+        "program",
         nargs=argparse.REMAINDER,
         metavar="-- COMMAND",
         help="the program and its arguments, after --",
@@ -291,7 +293,7 @@ def build_filter(args: argparse.Namespace) -> Filter:
 
 
 def _command(args: argparse.Namespace) -> List[str]:
-    command = list(args.command)
+    command = list(args.program)
     if command and command[0] == "--":
         command = command[1:]
     return command

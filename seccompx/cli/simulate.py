@@ -8,16 +8,16 @@ from typing import Any, Dict, Union
 
 from .._errors import InvalidArgumentError
 from ..program import simulate_filters
-from ._input import NoFiltersError, add_source_options, read_sources
+from ._input import NoFiltersError, add_source_options, parse_integer, read_sources
+
+
+# Longer than any syscall name in libseccomp 2.5.4's tables (the longest,
+# sched_rr_get_interval_time64, has 28 characters).
+_MAX_NAME_CHARS = 64
 
 
 def _integer(text: str) -> int:
-    try:
-        return int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"invalid integer {text!r}: write decimal, 0x hex, 0o octal or 0b binary"
-        ) from None
+    return parse_integer(text, 0)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -29,10 +29,13 @@ def add_parser(subparsers: Any) -> None:
         "returned it.  With --pid and several filters, every filter runs "
         "and the most restrictive action wins, as in the kernel.",
     )
+    # Options may follow SYSCALL and the ARGs: simulate read --arch x86 0.
+    parser.intermixed = True
     add_source_options(parser)
     parser.add_argument(
         "syscall",
         metavar="SYSCALL",
+        type=_syscall,
         help="a syscall name such as openat, or the number the kernel "
         "passes in seccomp_data.nr",
     )
@@ -40,6 +43,7 @@ def add_parser(subparsers: Any) -> None:
         "args",
         metavar="ARG",
         nargs="*",
+        default=[],
         type=_integer,
         help="up to six argument register values (integers, 0x hex "
         "accepted; missing ones are 0; a negative value is its two's "
@@ -63,10 +67,15 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _syscall(text: str) -> Union[str, int]:
-    try:
-        return int(text, 0)
-    except ValueError:
-        return text
+    # A number may be negative: -1 reaches seccomp_data.nr as 0xffffffff.
+    if text.lstrip("+-")[:1].isdigit():
+        return parse_integer(text, 0)
+    if len(text) > _MAX_NAME_CHARS:
+        raise argparse.ArgumentTypeError(
+            f"syscall name {text[:20]!r}... is too long: {len(text)} "
+            f"characters, over the limit of {_MAX_NAME_CHARS}"
+        )
+    return text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         )
     action, position, raw = simulate_filters(
         [s.program for s in sources],
-        _syscall(args.syscall),
+        args.syscall,
         args.args,
         args.arch,
         args.ip,

@@ -13,10 +13,12 @@ import json
 import os
 import signal
 import sys
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from .. import notify
+from .._errors import SeccompError
 from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from ._text import printable
 
 
 def add_parser(subparsers: Any) -> None:
@@ -42,7 +44,8 @@ def add_parser(subparsers: Any) -> None:
         help="file to write the profile to ('-' for standard output)",
     )
     parser.add_argument(
-        "command",
+        # Not "command": main() reads args.command as the subcommand name.
+        "program",
         nargs=argparse.REMAINDER,
         metavar="COMMAND",
         help="the program and its arguments, after '--'",
@@ -60,6 +63,27 @@ def describe_returncode(returncode: int) -> str:
     return f"exited with status {returncode}"
 
 
+def output_problem(output: str) -> Optional[str]:
+    """Return why the profile cannot be written to ``output``, or None.
+
+    Checked before the program runs, so that a run is not wasted on a
+    profile with nowhere to go.
+    """
+    if output == "-":
+        return None
+    folder = os.path.dirname(os.path.abspath(output))
+    if os.path.isdir(output):
+        return f"{output!r} is a directory; give a file name"
+    if not os.path.isdir(folder):
+        return f"the folder {folder!r} of {output!r} does not exist"
+    if os.path.exists(output):
+        if not os.access(output, os.W_OK):
+            return f"{output!r} is not writable"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        return f"the folder {folder!r} is not writable"
+    return None
+
+
 def write_profile(profile: Dict[str, Any], output: str) -> None:
     text = json.dumps(profile, indent=2) + "\n"
     if output == "-":
@@ -70,37 +94,50 @@ def write_profile(profile: Dict[str, Any], output: str) -> None:
         file.write(text)
 
 
+def _error(message: str) -> None:
+    print(printable(f"seccompx trace: error: {message}"), file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
-    command: List[str] = list(args.command)
+    command: List[str] = list(args.program)
     if command and command[0] == "--":
         command = command[1:]
     if not command:
-        print(
-            "seccompx trace: error: no COMMAND given; usage: seccompx trace "
-            "-o PROFILE -- COMMAND [ARG...]",
-            file=sys.stderr,
+        _error(
+            "no COMMAND given; usage: seccompx trace -o PROFILE -- COMMAND [ARG...]"
         )
         return EXIT_USAGE
+    problem = output_problem(args.output)
+    if problem is not None:
+        _error(f"cannot write the profile: {problem}")
+        return EXIT_USAGE
+
     try:
         result = notify.trace(command)
-    except FileNotFoundError as error:
-        print(f"seccompx trace: error: {error.strerror}", file=sys.stderr)
-        return EXIT_USAGE
     except OSError as error:
-        if error.filename is None:
+        if error.strerror is None or isinstance(error, SeccompError):
             raise
-        print(
-            f"seccompx trace: error: cannot run {error.filename}: "
-            f"{error.strerror}",
-            file=sys.stderr,
-        )
+        _error(f"cannot run {command[0]!r}: {error.strerror}")
         return EXIT_USAGE
-    write_profile(result.to_profile(), args.output)
+
+    try:
+        write_profile(result.to_profile(), args.output)
+    except OSError as error:
+        _error(f"cannot write the profile to {args.output!r}: {error.strerror or error}")
+        return EXIT_FAILURE
+    print_summary(command, result, args.output)
+    return EXIT_OK if result.returncode == 0 else EXIT_FAILURE
+
+
+def print_summary(command: List[str], result: notify.Trace, output: str) -> None:
+    """Print what the trace recorded, and how the program ended, to stderr."""
     arches = ", ".join(str(arch) for arch in result.syscalls) or "none"
-    where = "standard output" if args.output == "-" else args.output
+    where = "standard output" if output == "-" else output
     print(
-        f"seccompx trace: {command[0]} made {len(result.names)} distinct "
-        f"syscalls (architectures: {arches}); wrote the profile to {where}",
+        printable(
+            f"seccompx trace: {command[0]} made {len(result.names)} distinct "
+            f"syscalls (architectures: {arches}); wrote the profile to {where}"
+        ),
         file=sys.stderr,
     )
     for arch, numbers in sorted(result.unknown.items()):
@@ -112,10 +149,10 @@ def run(args: argparse.Namespace) -> int:
         )
     if result.returncode != 0:
         print(
-            f"seccompx trace: {os.path.basename(command[0])} "
-            f"{describe_returncode(result.returncode)}; the profile covers "
-            "that run",
+            printable(
+                f"seccompx trace: {os.path.basename(command[0])} "
+                f"{describe_returncode(result.returncode)}; the profile "
+                "covers that run"
+            ),
             file=sys.stderr,
         )
-        return EXIT_FAILURE
-    return EXIT_OK
