@@ -66,6 +66,12 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 
+# Submodules reachable as attributes, imported on first use.
+_SUBMODULES = frozenset(
+    ("bench", "compat", "groups", "kubernetes", "notify", "profile", "program", "sandbox")
+)
+
+
 def __getattr__(name: str) -> object:
     # Program pulls in the disassembler and the audit, which cost more at
     # start-up than the rest of the package, so import it on first use.
@@ -73,6 +79,10 @@ def __getattr__(name: str) -> object:
         from .program import Program
 
         return Program
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'seccompx' has no attribute {name!r}")
 
 

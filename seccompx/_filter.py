@@ -285,7 +285,9 @@ def _flag_property(attr: Attr, doc: str) -> Any:
         return bool(self.get_attr(attr))
 
     def set(self: "Filter", on: bool) -> None:
-        self._set_attr(int(attr), int(_check_bool(attr.name.lower(), on)))
+        value = int(_check_bool(attr.name.lower(), on))
+        self._check_not_loaded()
+        self._set_attr(int(attr), value)
 
     return property(get, set, doc=doc)
 
@@ -536,7 +538,7 @@ class Filter(_core.Context):
     def _check_not_loaded(self) -> None:
         if self.loaded:
             raise FilterStateError(
-                "the filter is already loaded, so a rule added now would "
+                "the filter is already loaded, so a change made now would "
                 "never take effect; build a new Filter and load it as well"
             )
 
@@ -655,6 +657,7 @@ class Filter(_core.Context):
         UnmatchableRuleWarning, or raise with ``strict=True``, as in
         :meth:`add_rule`.
         """
+        self._check_not_loaded()
         token = Arch.parse(arch)
         if token is Arch.NATIVE:
             token = Arch.native()
@@ -687,6 +690,7 @@ class Filter(_core.Context):
             )
         if attr is Attr.BAD_ARCH_ACTION:
             value = _action_value(value)
+        self._check_not_loaded()
         self._set_attr(int(attr), value)
 
     @property
@@ -727,7 +731,7 @@ class Filter(_core.Context):
 
     @optimize.setter
     def optimize(self, level: int) -> None:
-        if level not in (1, 2):
+        if isinstance(level, bool) or level not in (1, 2):
             raise InvalidArgumentError(
                 f"optimize level {level!r} is invalid: use 1 (priority "
                 "order) or 2 (binary tree)"
@@ -991,7 +995,7 @@ class Filter(_core.Context):
             warnings.warn(
                 f"{self!r} has {self.rule_count} rules but was released "
                 "without being loaded, exported or compiled; call load() "
-                "before leaving the with block",
+                "before the filter is dropped or its with block ends",
                 FilterNotLoadedWarning,
                 stacklevel=stacklevel,
             )

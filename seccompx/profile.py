@@ -307,6 +307,7 @@ def build_filter(
     reader = _Reader(report, context, strict, prefix)
     profile = reader.read(mapping)
     rules = _normalize_rules(profile.rules, reader.warn)
+    _warn_multiplexed(rules, profile.arches, reader.warn)
 
     enosys: Optional[Tuple[int, int]] = None
     if enosys_for_unknown:
@@ -355,6 +356,33 @@ def _open_source(source: ProfileSource) -> Tuple[Mapping[str, Any], str, str]:
             )
         return _want_object(seccomp, "linux.seccomp"), label, "linux.seccomp."
     return mapping, label, ""
+
+
+def _warn_multiplexed(
+    rules: List[_Rule], arches: Sequence[Any], warn: Callable[[str, str], None]
+) -> None:
+    """Report rules whose argument conditions libseccomp drops on the
+    socketcall(2) or ipc(2) path of some architecture."""
+    from . import _core
+    from ._filter import _MULTIPLEXER
+
+    for rule in rules:
+        multiplexer = _MULTIPLEXER.get(rule.syscall)
+        if not rule.comparisons or multiplexer is None:
+            continue
+        affected = [
+            str(Arch.parse(arch))
+            for arch in arches
+            if _core.resolve_name(multiplexer, int(Arch.parse(arch))) >= 0
+        ]
+        if affected:
+            warn(
+                rule.path,
+                f"the argument conditions on {rule.syscall} cannot be checked "
+                f"on {', '.join(affected)}, where it is reached through "
+                f"{multiplexer}(2) with its arguments in memory, so there the "
+                "rule matches every argument value",
+            )
 
 
 def _build_filter(

@@ -1051,3 +1051,37 @@ def test_conflict_found_among_many_rules():
     assert g.rule_count == 0
     f.close()
     g.close()
+
+
+def test_changes_after_load_rejected():
+    def body(out):
+        f = Filter(default=ALLOW)
+        f.add_rule(ERRNO(1), "getppid")
+        f.load()
+        failures = []
+        for change in (
+            lambda: f.add_arch(Arch.AARCH64),
+            lambda: setattr(f, "log", True),
+            lambda: f.set_attr(Attr.SSB, 1),
+        ):
+            try:
+                change()
+            except seccompx.FilterStateError as error:
+                failures.append("already loaded" in str(error))
+        report(out, str(failures))
+
+    result = run_in_child(body)
+    assert result.exitcode == 0, result
+    assert result.text == "[True, True, True]\n"
+
+
+def test_optimize_rejects_bool():
+    with pytest.raises(seccompx.InvalidArgumentError, match="True"):
+        Filter(default=ALLOW, optimize=True)
+
+
+def test_submodules_reachable_as_attributes():
+    assert seccompx.groups.__name__ == "seccompx.groups"
+    assert seccompx.profile.__name__ == "seccompx.profile"
+    with pytest.raises(AttributeError, match="nothing"):
+        seccompx.nothing  # noqa: B018

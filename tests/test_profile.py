@@ -944,3 +944,30 @@ def test_odd_field_name_is_escaped_in_path() -> None:
 def test_path_with_nul_is_profile_error() -> None:
     with pytest.raises(ProfileError, match="NUL"):
         load("bad\x00name.json")
+
+
+MULTIPLEXED_PROFILE = {
+    "defaultAction": "SCMP_ACT_ERRNO",
+    "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+    "syscalls": [
+        {"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"},
+        {
+            "names": ["socket"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}],
+        },
+    ],
+}
+
+
+def test_multiplexed_argument_rule_reported():
+    f = seccompx.Filter.from_profile(MULTIPLEXED_PROFILE)
+    warnings_text = " ".join(f.profile_report.warnings)
+    assert "syscalls[1]" in warnings_text
+    assert "socketcall" in warnings_text
+    f.close()
+
+
+def test_multiplexed_argument_rule_strict_raises():
+    with pytest.raises(seccompx.ProfileError, match=r"syscalls\[1\].*socketcall"):
+        seccompx.Filter.from_profile(MULTIPLEXED_PROFILE, strict=True)
