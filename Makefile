@@ -28,7 +28,7 @@ deps:
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q "setuptools>=77" wheel pytest hypothesis "mypy==2.4.1"
+	$(PIP) install -q "setuptools>=77" wheel pytest "hypothesis==6.155.2" "mypy==2.4.1"
 	touch $@
 
 venv: $(VENV)/.installed

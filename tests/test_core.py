@@ -1085,3 +1085,23 @@ def test_submodules_reachable_as_attributes():
     assert seccompx.profile.__name__ == "seccompx.profile"
     with pytest.raises(AttributeError, match="nothing"):
         seccompx.nothing  # noqa: B018
+
+
+def test_rule_pair_that_hangs_libseccomp_rejected():
+    # libseccomp 2.5.4 loops forever in seccomp_rule_add() on this pair.
+    f = Filter(default=ALLOW)
+    f.add_rule(ERRNO(200), "getppid", Arg(2) != 2, Arg(3) > 2)
+    with pytest.raises(seccompx.InvalidArgumentError, match="can hang"):
+        f.add_rule(ERRNO(200), "getppid", Arg(2) != 2, Arg(3) == 1)
+    f.close()
+
+
+def test_rule_pair_libseccomp_miscompiles_rejected():
+    # libseccomp 2.5.4 compiles this pair to a filter that misses a2 == 0.
+    f = Filter(default=ALLOW)
+    f.add_rule(ERRNO(200), "getppid", Arg(2) == 0)
+    with pytest.raises(seccompx.InvalidArgumentError, match="misses calls"):
+        f.add_rule(ERRNO(200), "getppid", Arg(3) > 4, Arg(2) != 2)
+    f.add_rule(ERRNO(200), "getppid", Arg(3) > 4, Arg(1) != 2)
+    assert f.rule_count == 2
+    f.close()
