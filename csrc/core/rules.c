@@ -391,7 +391,7 @@ inexact_beside(const scx_rule *a, const scx_rule *b)
  * by {a2 != 2, a3 == 1} makes seccomp_rule_add() loop forever, {a2 == 0}
  * beside {a3 > 4, a2 != 2} compiles to a filter that misses a2 == 0, and
  * {a2 > 1} beside {a3 == 1, a2 < 3} misses calls as well
- * (tests/test_core.py has these).  Such pairs are rejected when either
+ * (tests/test_core.py has the first two).  Such pairs are rejected when either
  * rule has more than one comparison; == and masked equality on a shared
  * argument compile correctly.
  * NOTE: found by comparing compiled filters with a model on small values;
