@@ -69,7 +69,7 @@ MAX_INSTRUCTIONS = 4096
 # counting 4 extra for each filter (MAX_INSNS_PER_PATH in kernel/seccomp.c).
 MAX_STACKED_INSTRUCTIONS = 32768
 
-# How _core treats a rule whose syscall is missing on some architecture.
+# Modes of _core for a rule whose syscall is missing on some architecture.
 _MISSING_WARN = 0
 _MISSING_RAISE = 1
 _MISSING_IGNORE = 2
@@ -106,7 +106,7 @@ _MULTIPLEXER.update(
 
 @functools.lru_cache(maxsize=1)
 def actions_available() -> Optional[FrozenSet[ActionKind]]:
-    """The actions the running kernel supports, or None if it does not say.
+    """Return the actions the running kernel supports, or None if unknown.
 
     Read from ``/proc/sys/kernel/seccomp/actions_avail`` (Linux 4.14+).
     """
@@ -279,7 +279,7 @@ def _check_bool(name: str, value: object) -> bool:
 
 
 def _flag_property(attr: Attr, doc: str) -> Any:
-    """A bool property over a 0/1 libseccomp attribute."""
+    """Build a bool property over a 0/1 libseccomp attribute."""
 
     def get(self: "Filter") -> bool:
         return bool(self.get_attr(attr))
@@ -671,13 +671,13 @@ class Filter(_core.Context):
         self._remove_arch(int(Arch.parse(arch)))
 
     def has_arch(self, arch: Union[Arch, str, int]) -> bool:
-        """Whether the filter covers ``arch``."""
+        """Return whether the filter covers ``arch``."""
         return bool(self._has_arch(int(Arch.parse(arch))))
 
     # Attributes ------------------------------------------------------------
 
     def get_attr(self, attr: Attr) -> int:
-        """The raw value of a libseccomp filter attribute."""
+        """Return the raw value of a libseccomp filter attribute."""
         return int(self._get_attr(int(_parse_attr(attr))))
 
     def set_attr(self, attr: Attr, value: int) -> None:
@@ -824,7 +824,7 @@ class Filter(_core.Context):
     def _load_error(self, err: int) -> LoadError:
         if err == _errno.EACCES:
             return LoadError(
-                "the kernel refused the filter: no_new_privs is off and the "
+                "the kernel rejected the filter: no_new_privs is off and the "
                 "process lacks CAP_SYS_ADMIN; keep no_new_privs=True or run "
                 "with CAP_SYS_ADMIN",
                 err,
@@ -863,7 +863,7 @@ class Filter(_core.Context):
             )
         if err == _errno.ENOMEM:
             return LoadError(
-                "the kernel refused the filter: with the filters already "
+                "the kernel rejected the filter: with the filters already "
                 "loaded it would exceed the kernel's limit of "
                 f"{MAX_STACKED_INSTRUCTIONS} instructions per task (or "
                 "memory ran out)",
@@ -872,7 +872,7 @@ class Filter(_core.Context):
             )
         if err == _errno.EBUSY:
             return LoadError(
-                "the kernel refused the filter: a filter with a notification "
+                "the kernel rejected the filter: a filter with a notification "
                 "listener is already loaded in this process, and a process "
                 "can have only one",
                 err,
@@ -894,11 +894,11 @@ class Filter(_core.Context):
         )
 
     def export_pfc(self) -> str:
-        """The filter as libseccomp's Pseudo Filter Code text."""
+        """Return the filter as libseccomp's Pseudo Filter Code text."""
         return self._export_pfc()
 
     def export_bpf(self) -> bytes:
-        """The filter as the BPF program the kernel would receive."""
+        """Return the filter as the BPF program the kernel would receive."""
         return self._export_bpf()
 
     def export_pfc_to(self, file: Any) -> None:
@@ -910,7 +910,7 @@ class Filter(_core.Context):
         self._export_fd(_fileno(file), False)
 
     def instruction_count(self) -> int:
-        """The number of BPF instructions the filter compiles to."""
+        """Return the number of BPF instructions the filter compiles to."""
         return len(self._export_bpf()) // 8
 
     def compile(self) -> "Program":

@@ -868,7 +868,7 @@ def test_demo_command_succeeds():
     assert "action KILL_PROCESS" in result.stdout
 
 
-# Rules that would not do what they say ------------------------------------
+# Rules libseccomp would not apply as written ------------------------------
 
 
 def test_socket_arguments_on_x86_warn_and_strict_raises():

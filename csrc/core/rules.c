@@ -478,8 +478,8 @@ check_arches(scx_filter *self, pending_rule *p)
 /*
  * A bitmap of the syscall numbers already in a filter or earlier in a
  * batch, hashed to SEEN_BITS bits.  Only rules for the same number can
- * clash, so a rule whose bit is clear needs no pairwise scan; this keeps
- * a batch of n rules for different syscalls at O(n) instead of O(n^2).
+ * clash, so a rule whose bit is clear needs no pairwise scan.  A batch of
+ * n rules for different syscalls is then checked in O(n), not O(n^2).
  * A hash collision only costs a scan.
  */
 #define SEEN_BITS 4096
