@@ -484,10 +484,16 @@ def _method(results: Dict[str, Any]) -> List[str]:
         "numbers resolved at generation time, as `SCMP_SYS()` does; the "
         "Python bindings pass names. Rule data, such as comparison objects, "
         "is prepared outside the timed region.",
-        "- Python peers: pyseccomp (ctypes, from PyPI) in the same virtual "
-        "environment, and libseccomp's own Cython module (Debian's "
-        "python3-seccomp) under /usr/bin/python3, the only interpreter it "
-        "is built for.",
+        "- Python peers: pyseccomp (ctypes, from PyPI) and libseccomp's own "
+        "Cython module (Debian's python3-seccomp), which exists only for "
+        "the system interpreter. Builds of one Python version run the same "
+        "code at different speeds (a statically linked, profile-optimised "
+        "interpreter against one with a shared libpython, for example), so "
+        "the Python rows compare bindings only under one interpreter. When "
+        "the system interpreter loads extensions of the same ABI as the "
+        "one seccompx was built with, every Python row runs under it, with "
+        "seccompx's in-place build and pyseccomp on its path.",
+        f"- Python rows ran under: {_interpreters(results)}.",
         "",
         "| policy | rules | description |",
         "| --- | --- | --- |",
@@ -513,6 +519,16 @@ def _method(results: Dict[str, Any]) -> List[str]:
             version = f"not available: {impl['unavailable']}"
         lines.append(f"| {impl['label']} | {version} |")
     return lines + [""]
+
+
+def _interpreters(results: Dict[str, Any]) -> str:
+    used: Dict[str, List[str]] = {}
+    for impl in results["implementations"]:
+        if impl.get("interpreter") and not impl["unavailable"]:
+            used.setdefault(impl["interpreter"], []).append(impl["label"])
+    return "; ".join(
+        f"{path} ({', '.join(labels)})" for path, labels in used.items()
+    ) or "none"
 
 
 def render_page(results: Dict[str, Any]) -> str:

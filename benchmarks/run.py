@@ -57,6 +57,7 @@ class Implementation:
     kind: str  # "builder" (build and load) or "loader" (finished BPF)
     command: List[str]
     per_policy: bool = False  # the command takes one policy at a time
+    env: Optional[Dict[str, str]] = None  # the environment of the command
     version: str = ""
     unavailable: Optional[str] = None
     samples: Dict[str, List[Tuple[int, ...]]] = field(default_factory=dict)
@@ -224,9 +225,55 @@ def prepare(build: str) -> Tuple[List[seccompx.bench.Policy], int]:
     return policies, flags.pop()
 
 
+def interpreter_suffix(interpreter: str, module: str) -> Optional[str]:
+    """Return the extension-module suffix of ``interpreter`` if it can
+    import ``module``, else None."""
+    code = f"import sysconfig, {module}; print(sysconfig.get_config_var('EXT_SUFFIX'))"
+    try:
+        result = run_command([interpreter, "-c", code], cwd="/")
+    except OSError:
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def peer_interpreter(build: str) -> Tuple[str, Optional[Dict[str, str]]]:
+    """Choose the interpreter every Python implementation runs under.
+
+    Interpreters built differently run the same Python code at different
+    speeds (a statically linked, profile-optimised build against a shared
+    libpython, for one), so the Python rows compare bindings only when they
+    share one interpreter.  libseccomp's own module exists only for the
+    system interpreter, so that one is chosen when it can import it and
+    loads extensions of the same ABI as this one: then seccompx's in-place
+    build and pyseccomp are put on its path.  Otherwise every row uses this
+    interpreter, and the libseccomp module's row, if any, its own.
+    """
+    ours = sysconfig.get_config_var("EXT_SUFFIX")
+    if (
+        os.path.realpath(SYSTEM_PYTHON) == os.path.realpath(sys.executable)
+        or interpreter_suffix(SYSTEM_PYTHON, "seccomp") != ours
+    ):
+        return sys.executable, None
+    peers = os.path.join(build, "peers")
+    os.makedirs(peers, exist_ok=True)
+    try:
+        import pyseccomp
+
+        with open(pyseccomp.__file__, "rb") as source, open(
+            os.path.join(peers, "pyseccomp.py"), "wb"
+        ) as copy:
+            copy.write(source.read())
+    except ImportError:
+        pass
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([ROOT, peers])
+    return SYSTEM_PYTHON, env
+
+
 def implementations(build: str, flags: int) -> List[Implementation]:
     pyimpl = os.path.join(HERE, "pyimpl.py")
     policies = os.path.join(build, "policies.json")
+    interpreter, env = peer_interpreter(build)
 
     def python(interpreter: str, impl: str) -> List[str]:
         return [
@@ -259,25 +306,35 @@ def implementations(build: str, flags: int) -> List[Implementation]:
             per_policy=True,
         ),
         Implementation(
-            "seccompx", "seccompx", "builder", python(sys.executable, "seccompx")
+            "seccompx",
+            "seccompx",
+            "builder",
+            python(interpreter, "seccompx"),
+            env=env,
         ),
         Implementation(
             "seccompx-program",
             "seccompx Program.load",
             "loader",
-            python(sys.executable, "seccompx-program"),
+            python(interpreter, "seccompx-program"),
+            env=env,
         ),
         Implementation(
-            "floor", "floor extension", "loader", python(sys.executable, "floor")
+            "floor", "floor extension", "loader", python(interpreter, "floor"), env=env
         ),
         Implementation(
-            "pyseccomp", "pyseccomp", "builder", python(sys.executable, "pyseccomp")
+            "pyseccomp",
+            "pyseccomp",
+            "builder",
+            python(interpreter, "pyseccomp"),
+            env=env,
         ),
         Implementation(
             "libseccomp-python",
             "libseccomp Python module",
             "builder",
             python(SYSTEM_PYTHON, "libseccomp"),
+            env=env,
         ),
     ]
     if not os.access(SYSTEM_PYTHON, os.X_OK):
@@ -324,7 +381,7 @@ def debian_version(package: str) -> Optional[str]:
 
 def sample_python(impl: Implementation, samples: int) -> None:
     command = impl.command + ["--samples", str(samples)]
-    result = run_command(command)
+    result = run_command(command, env=impl.env)
     if result.returncode == 3:
         impl.unavailable = result.stderr.strip()
         return
@@ -595,6 +652,9 @@ def measure(args: argparse.Namespace) -> Tuple[Dict[str, Any], List[Implementati
                 "label": impl.label,
                 "kind": impl.kind,
                 "version": impl.version,
+                "interpreter": impl.command[0] if impl.command[1:2] == [
+                    os.path.join(HERE, "pyimpl.py")
+                ] else None,
                 "unavailable": impl.unavailable,
                 "summaries": summaries(impl),
             }

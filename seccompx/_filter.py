@@ -229,9 +229,7 @@ def _secure_bad_arch_action() -> int:
 
 # libseccomp's attribute numbers as plain ints, for Filter's hot path.
 _ATTR_DEFAULT_ACTION = int(Attr.DEFAULT_ACTION)
-_ATTR_BAD_ARCH_ACTION = int(Attr.BAD_ARCH_ACTION)
-_ATTR_TSYNC = int(Attr.TSYNC)
-_ATTR_RAW_RC = int(Attr.RAW_RC)
+_ALLOW_VALUE = ALLOW.value
 _defaults_cache: Optional[Tuple[int, object, int, bool]] = None
 
 
@@ -246,6 +244,9 @@ def _process_defaults() -> Tuple[int, bool]:
     if cached is None or cached[0] != level or cached[1] is not available:
         cached = (level, available, _secure_bad_arch_action(), level >= 2)
         _defaults_cache = cached
+        # Hand them to the extension too, for Filter's one-call path.
+        kinds = None if available is None else tuple(int(k) for k in available)
+        _core._set_defaults(Action, available, kinds, level, cached[2], cached[3])
     return cached[2], cached[3]
 
 
@@ -336,7 +337,6 @@ class Filter(_core.Context):
         optimize: Optional[int] = None,
         strict: bool = False,
     ) -> None:
-        secure_bad_arch, tsync_default = _process_defaults()
         if (
             bad_arch is KILL_PROCESS
             and no_new_privs is True
@@ -346,20 +346,15 @@ class Filter(_core.Context):
             and optimize is None
             and arches is None
             and strict is False
+            and self._init_default(default, actions_available())
         ):
-            # The default settings, in as few calls as possible: in a
-            # freshly forked child every Python function touched costs page
-            # faults, and building a filter there is a common case.
-            super().__init__(_action_value(default))
-            self.strict = False
-            self._used = False
-            self._rules: Optional[List[Tuple[Any, ...]]] = []
-            self.profile_report: Optional[ProfileReport] = None
-            self._set_attr(_ATTR_BAD_ARCH_ACTION, secure_bad_arch)
-            self._set_attr(_ATTR_RAW_RC, 1)
-            if tsync_default:
-                self._set_attr(_ATTR_TSYNC, 1)
+            # The default settings, set by one call into the extension:
+            # in a freshly forked child every Python function touched
+            # costs page faults, and building a filter there is a common
+            # case.  It declines until _process_defaults() has run once for
+            # this API level and list of kernel actions.
             return
+        secure_bad_arch, tsync_default = _process_defaults()
         for name, flag in (
             ("no_new_privs", no_new_privs),
             ("log", log),
@@ -381,9 +376,9 @@ class Filter(_core.Context):
         self._used = False
         # The rules as added, for to_profile(); None once they can differ
         # between architectures, after merge().
-        self._rules = []
+        self._rules: Optional[List[Tuple[Any, ...]]] = []
         # What from_profile() did with its profile.
-        self.profile_report = None
+        self.profile_report: Optional[ProfileReport] = None
         bad_arch_value = (
             secure_bad_arch if bad_arch is KILL_PROCESS else _action_value(bad_arch)
         )
@@ -509,9 +504,12 @@ class Filter(_core.Context):
 
     def allow(self, *syscalls: Syscall, strict: Optional[bool] = None) -> int:
         """Allow each of ``syscalls``, in one call to the extension."""
-        # The ALLOW constant, not a new Action: building one runs the enum
-        # lookup on every call.
-        return self._add_same(_action_value(ALLOW), syscalls, strict)
+        # Every kernel with seccomp filters has ALLOW, so its value needs no
+        # check against the kernel's list.
+        added = self._add_same(_ALLOW_VALUE, syscalls, strict)
+        if added is NotImplemented:
+            return self._add_checked(_ALLOW_VALUE, syscalls, strict)
+        return added  # type: ignore[no-any-return]
 
     def deny(
         self,
@@ -520,11 +518,17 @@ class Filter(_core.Context):
         strict: Optional[bool] = None,
     ) -> int:
         """Apply ``action`` (by default ``ERRNO(EPERM)``) to each syscall."""
-        return self._add_same(_action_value(action), syscalls, strict)
+        value = _action_value(action)
+        added = self._add_same(value, syscalls, strict)
+        if added is NotImplemented:
+            return self._add_checked(value, syscalls, strict)
+        return added  # type: ignore[no-any-return]
 
-    def _add_same(
+    def _add_checked(
         self, value: int, syscalls: Sequence[Syscall], strict: Optional[bool]
     ) -> int:
+        """The general path of allow() and deny(), for syscall numbers and
+        loaded filters, which the extension's one call leaves to it."""
         self._check_not_loaded()
         batch = []
         for syscall in syscalls:
@@ -782,11 +786,13 @@ class Filter(_core.Context):
         Loading cannot be undone.
         """
         # A failed load still counts as use: the warning for unused
-        # filters would only repeat the LoadError.
-        self._used = True
-        if self._needs_second_listener():
-            raise self._load_error(_errno.EBUSY)
-        err = self._load()
+        # filters would only repeat the LoadError.  _load_plain() marks
+        # the filter used and loads it, unless it has NOTIFY actions.
+        err = self._load_plain()
+        if err is NotImplemented:
+            if self._needs_second_listener():
+                raise self._load_error(_errno.EBUSY)
+            err = self._load()
         if err is not None:
             raise self._load_error(err)
 

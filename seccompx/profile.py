@@ -23,6 +23,7 @@ from typing import (
     Callable,
     Dict,
     Iterable,
+    Iterator,
     List,
     Mapping,
     Optional,
@@ -496,9 +497,20 @@ def _filter_flags(filter: "Filter") -> List[str]:
     return flags
 
 
+def _each_rule(recorded: Sequence[Tuple[Any, ...]]) -> Iterator[Tuple[Any, ...]]:
+    """The recorded rules one by one: the extension records a batch of
+    Filter.allow() or deny() as one (action, names) entry."""
+    for item in recorded:
+        if isinstance(item[1], tuple):
+            for name in item[1]:
+                yield (item[0], name)
+        else:
+            yield item
+
+
 def _recorded_rules(recorded: Sequence[Tuple[Any, ...]]) -> List[_Rule]:
     rules = []
-    for position, item in enumerate(recorded):
+    for position, item in enumerate(_each_rule(recorded)):
         action = Action.from_raw(int(item[0]))
         syscall = item[1]
         if not isinstance(syscall, str):

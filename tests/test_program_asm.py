@@ -9,6 +9,7 @@ import ctypes
 import faulthandler
 import os
 import resource
+import signal
 from typing import List, Sequence, Tuple
 
 import seccompx
@@ -119,10 +120,14 @@ def no_core_dumps() -> None:
 
     No core file for SIGSYS, and no faulthandler: if a filter makes
     exit_group fail, glibc's _exit ends in a fault, and faulthandler's
-    handler would then loop on syscalls the filter refuses.
+    handler would then loop on syscalls the filter refuses.  The same
+    holds for AddressSanitizer's fault handlers under make sanitize, so
+    the fault signals get their default action back.
     """
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     faulthandler.disable()
+    for number in (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE):
+        signal.signal(number, signal.SIG_DFL)
 
 
 def expected_outcome(action: seccompx.Action) -> Tuple[int, int]:

@@ -45,6 +45,28 @@ enum scx_filter_state {
     SCX_STATE_MERGED,           /* merge() moved the context elsewhere */
 };
 
+/* Most action kinds the kernel can list in actions_avail. */
+#define SCX_MAX_KINDS 16
+
+/*
+ * What Filter(default) with every keyword at its default sets, computed by
+ * seccompx._filter and handed to the module, so that the common
+ * constructor runs as one C call.  It holds only while the libseccomp API
+ * level and the package's list of kernel actions are the ones it was
+ * computed for.
+ */
+typedef struct {
+    int ready;
+    unsigned int level;         /* seccomp_api_get() when computed */
+    PyObject *available;        /* actions_available()'s result, or None */
+    PyObject *action_type;      /* seccompx.Action */
+    int kinds_known;            /* 0: the kernel's list is unknown */
+    int nkinds;
+    uint32_t kinds[SCX_MAX_KINDS];
+    uint32_t bad_arch;
+    int tsync;
+} scx_defaults;
+
 typedef struct {
     PyTypeObject *filter_type;
     /* Exception and warning classes from seccompx._errors. */
@@ -60,6 +82,11 @@ typedef struct {
     /* seccompx._errors.unknown_syscall, the factory that adds
      * suggestions. */
     PyObject *unknown_syscall;
+    /* The secure defaults for Filter(default), as the package computed
+     * them; guarded by defaults_lock. */
+    PyThread_type_lock defaults_lock;
+    scx_defaults defaults;
+    PyObject *str_value;        /* "_value", the slot of seccompx.Action */
 } scx_state;
 
 /*
@@ -102,6 +129,13 @@ typedef struct {
     int broken;                 /* a batch of rules failed part way */
     int mixed_rules;            /* rules came from merging two filters */
     PyObject *weakreflist;
+    /* Attributes of seccompx.Filter kept here so that the fast paths set
+     * them without an instance dictionary: strict, _used, _rules (the
+     * rules as given, or None) and profile_report. */
+    PyObject *strict;
+    PyObject *used;
+    PyObject *recorded;
+    PyObject *profile_report;
 } scx_filter;
 
 scx_state *scx_get_state(PyObject *module);
@@ -127,6 +161,7 @@ void scx_lock(scx_filter *self);
 void scx_unlock(scx_filter *self);
 int scx_enter(scx_filter *self);
 int scx_check_usable(scx_filter *self, const char *what);
+PyObject *scx_set_defaults(PyObject *module, PyObject *args);
 
 /* rules.c */
 int scx_parse_mode(scx_state *st, PyObject *obj, int *mode);
@@ -139,6 +174,8 @@ PyObject *scx_filter_add_rule(scx_filter *self, PyObject *args,
                               PyObject *kwargs);
 PyObject *scx_filter_add_rules(scx_filter *self, PyObject *args,
                                PyObject *kwargs);
+PyObject *scx_filter_add_same(scx_filter *self, PyObject *const *args,
+                              Py_ssize_t nargs);
 PyObject *scx_filter_syscall_priority(scx_filter *self, PyObject *args);
 
 /* arches.c */
@@ -151,6 +188,7 @@ PyObject *scx_filter_get_arches(scx_filter *self, void *closure);
 /* load.c */
 PyObject *scx_filter_merge(scx_filter *self, PyObject *other_obj);
 PyObject *scx_filter_load(scx_filter *self, PyObject *unused);
+PyObject *scx_filter_load_plain(scx_filter *self, PyObject *unused);
 PyObject *scx_filter_export_pfc(scx_filter *self, PyObject *unused);
 PyObject *scx_filter_export_bpf(scx_filter *self, PyObject *unused);
 PyObject *scx_filter_export_fd(scx_filter *self, PyObject *args);

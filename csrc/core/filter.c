@@ -16,6 +16,8 @@
 
 #include "structmember.h"
 
+static int filter_clear(scx_filter *self);
+
 scx_state *
 scx_filter_state(scx_filter *self)
 {
@@ -206,6 +208,178 @@ filter_init(scx_filter *self, PyObject *args, PyObject *kwargs)
     return 0;
 }
 
+/* Fast construction ------------------------------------------------------ */
+
+/*
+ * _set_defaults(action_type, available, kinds, level, bad_arch, tsync):
+ * record the secure defaults seccompx._filter computed.  kinds is a tuple
+ * of the action kinds the kernel lists, or None when it is unknown.
+ */
+PyObject *
+scx_set_defaults(PyObject *module, PyObject *args)
+{
+    scx_state *st = scx_get_state(module);
+    PyObject *action_type, *available, *kinds, *old_available, *old_type;
+    unsigned int level, bad_arch;
+    int tsync;
+    scx_defaults fresh;
+    Py_ssize_t i;
+
+    if (!PyArg_ParseTuple(args, "O!OOIIp:_set_defaults", &PyType_Type,
+                          &action_type, &available, &kinds, &level,
+                          &bad_arch, &tsync))
+        return NULL;
+    memset(&fresh, 0, sizeof(fresh));
+    if (kinds != Py_None) {
+        if (!PyTuple_Check(kinds) || PyTuple_GET_SIZE(kinds) > SCX_MAX_KINDS) {
+            PyErr_Format(PyExc_TypeError, "kinds must be a tuple of at most "
+                         "%d ints or None", SCX_MAX_KINDS);
+            return NULL;
+        }
+        for (i = 0; i < PyTuple_GET_SIZE(kinds); i++) {
+            unsigned long kind = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(kinds, i));
+
+            if (kind == (unsigned long)-1 && PyErr_Occurred())
+                return NULL;
+            fresh.kinds[i] = (uint32_t)kind & SCX_KIND_MASK;
+        }
+        fresh.nkinds = (int)PyTuple_GET_SIZE(kinds);
+        fresh.kinds_known = 1;
+    }
+    fresh.ready = 1;
+    fresh.level = level;
+    fresh.bad_arch = bad_arch;
+    fresh.tsync = tsync;
+    Py_INCREF(available);
+    fresh.available = available;
+    Py_INCREF(action_type);
+    fresh.action_type = action_type;
+
+    PyThread_acquire_lock(st->defaults_lock, WAIT_LOCK);
+    old_available = st->defaults.available;
+    old_type = st->defaults.action_type;
+    st->defaults = fresh;
+    PyThread_release_lock(st->defaults_lock);
+    Py_XDECREF(old_available);
+    Py_XDECREF(old_type);
+    Py_RETURN_NONE;
+}
+
+static int
+kind_listed(const scx_defaults *d, uint32_t action)
+{
+    int i;
+
+    if (!d->kinds_known)
+        return 1;
+    for (i = 0; i < d->nkinds; i++) {
+        if (d->kinds[i] == (action & SCX_KIND_MASK))
+            return 1;
+    }
+    return 0;
+}
+
+/* With the filter's lock held: a context with the secure defaults, or
+ * NULL. */
+static scmp_filter_ctx
+secure_context(uint32_t action, const scx_defaults *d)
+{
+    scmp_filter_ctx ctx = seccomp_init(action);
+
+    if (ctx == NULL)
+        return NULL;
+    if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, d->bad_arch) < 0
+        || seccomp_attr_set(ctx, SCMP_FLTATR_API_SYSRAWRC, 1) < 0
+        || (d->tsync && seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) < 0)) {
+        seccomp_release(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+static void
+set_member(PyObject **slot, PyObject *value)
+{
+    PyObject *old = *slot;
+
+    Py_INCREF(value);
+    *slot = value;
+    Py_XDECREF(old);
+}
+
+/*
+ * _init_default(action, available) -> bool: initialise the filter as
+ * Filter(action) does with every keyword at its default, in one call.
+ * False, with nothing changed, when the defaults were not recorded for
+ * this API level and list of kernel actions, when action is not a
+ * seccompx.Action the kernel lists, or when anything fails; the caller
+ * then takes the general path, which raises the precise error.
+ */
+static PyObject *
+filter_init_default(scx_filter *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    scx_state *st = scx_filter_state(self);
+    scx_defaults d;
+    PyObject *value_obj, *recorded;
+    unsigned long value;
+    scmp_filter_ctx ctx = NULL;
+
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError,
+                        "_init_default() takes an action and a value of "
+                        "actions_available()");
+        return NULL;
+    }
+    PyThread_acquire_lock(st->defaults_lock, WAIT_LOCK);
+    d = st->defaults;
+    PyThread_release_lock(st->defaults_lock);
+    /* Identity is enough: the objects stay referenced by the module state
+     * and by the caller for the duration of the call. */
+    if (!d.ready || d.available != args[1]
+        || (PyObject *)Py_TYPE(args[0]) != d.action_type
+        || d.level != seccomp_api_get())
+        Py_RETURN_FALSE;
+    value_obj = PyObject_GetAttr(args[0], st->str_value);
+    if (value_obj == NULL) {
+        PyErr_Clear();
+        Py_RETURN_FALSE;
+    }
+    value = PyLong_Check(value_obj) ? PyLong_AsUnsignedLong(value_obj)
+                                    : (unsigned long)-1;
+    Py_DECREF(value_obj);
+    if (value == (unsigned long)-1 || value > 0xffffffffUL) {
+        PyErr_Clear();
+        Py_RETURN_FALSE;
+    }
+    if (!kind_listed(&d, (uint32_t)value))
+        Py_RETURN_FALSE;
+    recorded = PyList_New(0);
+    if (recorded == NULL)
+        return NULL;
+
+    scx_lock(self);
+    if (self->state == SCX_STATE_NEW) {
+        ctx = secure_context((uint32_t)value, &d);
+        if (ctx != NULL) {
+            self->ctx = ctx;
+            self->state = SCX_STATE_OPEN;
+            filter_reset_arches(self);
+        }
+    }
+    scx_unlock(self);
+
+    if (ctx == NULL) {
+        Py_DECREF(recorded);
+        Py_RETURN_FALSE;
+    }
+    set_member(&self->strict, Py_False);
+    set_member(&self->used, Py_False);
+    set_member(&self->recorded, recorded);
+    Py_DECREF(recorded);
+    set_member(&self->profile_report, Py_None);
+    Py_RETURN_TRUE;
+}
+
 static void
 filter_dealloc(scx_filter *self)
 {
@@ -220,6 +394,7 @@ filter_dealloc(scx_filter *self)
     PyMem_Free(self->priorities);
     if (self->lock != NULL)
         PyThread_free_lock(self->lock);
+    filter_clear(self);
     type->tp_free(self);
     Py_DECREF(type);
 }
@@ -228,6 +403,20 @@ static int
 filter_traverse(scx_filter *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->strict);
+    Py_VISIT(self->used);
+    Py_VISIT(self->recorded);
+    Py_VISIT(self->profile_report);
+    return 0;
+}
+
+static int
+filter_clear(scx_filter *self)
+{
+    Py_CLEAR(self->strict);
+    Py_CLEAR(self->used);
+    Py_CLEAR(self->recorded);
+    Py_CLEAR(self->profile_report);
     return 0;
 }
 
@@ -488,6 +677,13 @@ static PyMethodDef filter_methods[] = {
     {"_merge", (PyCFunction)scx_filter_merge, METH_O, NULL},
     {"_load", (PyCFunction)scx_filter_load, METH_NOARGS,
      "Load the filter; return None or the positive errno of the failure."},
+    {"_load_plain", (PyCFunction)scx_filter_load_plain, METH_NOARGS,
+     "As _load(), but NotImplemented, loading nothing, when the filter "
+     "has a NOTIFY action."},
+    {"_init_default", (PyCFunction)(void (*)(void))filter_init_default,
+     METH_FASTCALL, NULL},
+    {"_add_same", (PyCFunction)(void (*)(void))scx_filter_add_same,
+     METH_FASTCALL, NULL},
     {"_export_pfc", (PyCFunction)scx_filter_export_pfc, METH_NOARGS, NULL},
     {"_export_bpf", (PyCFunction)scx_filter_export_bpf, METH_NOARGS, NULL},
     {"_export_fd", (PyCFunction)scx_filter_export_fd, METH_VARARGS, NULL},
@@ -513,6 +709,13 @@ static PyGetSetDef filter_getset[] = {
 static PyMemberDef filter_members[] = {
     {"__weaklistoffset__", T_PYSSIZET, offsetof(scx_filter, weakreflist),
      READONLY, NULL},
+    {"strict", T_OBJECT, offsetof(scx_filter, strict), 0,
+     "Whether rules that cannot match on some architecture raise instead "
+     "of warning."},
+    {"_used", T_OBJECT, offsetof(scx_filter, used), 0, NULL},
+    {"_rules", T_OBJECT, offsetof(scx_filter, recorded), 0, NULL},
+    {"profile_report", T_OBJECT, offsetof(scx_filter, profile_report), 0,
+     "What Filter.from_profile() did with its profile, or None."},
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -521,6 +724,7 @@ static PyType_Slot filter_slots[] = {
     {Py_tp_init, filter_init},
     {Py_tp_dealloc, filter_dealloc},
     {Py_tp_traverse, filter_traverse},
+    {Py_tp_clear, filter_clear},
     {Py_tp_methods, filter_methods},
     {Py_tp_getset, filter_getset},
     {Py_tp_members, filter_members},

@@ -356,6 +356,46 @@ scx_filter_load(scx_filter *self, PyObject *unused)
     return PyLong_FromLong(-rc);
 }
 
+/* With the lock held: whether the default action or a rule notifies. */
+static int
+has_notify_action(scx_filter *self)
+{
+    uint32_t action = 0;
+    Py_ssize_t i;
+
+    if (seccomp_attr_get(self->ctx, SCMP_FLTATR_ACT_DEFAULT, &action) == 0
+        && (action & SCX_KIND_MASK) == SCMP_ACT_NOTIFY)
+        return 1;
+    for (i = 0; i < self->nrules; i++) {
+        if ((self->rules[i].action & SCX_KIND_MASK) == SCMP_ACT_NOTIFY)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * Mark the filter used and load it as _load() does, unless it has a NOTIFY
+ * action: then return NotImplemented and load nothing, because the
+ * package first checks for a listener libseccomp would not open twice.
+ */
+PyObject *
+scx_filter_load_plain(scx_filter *self, PyObject *unused)
+{
+    PyObject *old = self->used;
+    int notify;
+
+    Py_INCREF(Py_True);
+    self->used = Py_True;
+    Py_XDECREF(old);
+    if (scx_enter(self) < 0)
+        return NULL;
+    notify = has_notify_action(self);
+    scx_unlock(self);
+    if (notify)
+        Py_RETURN_NOTIMPLEMENTED;
+    return scx_filter_load(self, NULL);
+}
+
 /* Export ----------------------------------------------------------------- */
 
 /* Read a whole memory file from the start. */

@@ -105,6 +105,14 @@ core_exec(PyObject *module)
 
     if (load_error_classes(st) < 0)
         return -1;
+    st->defaults_lock = PyThread_allocate_lock();
+    if (st->defaults_lock == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    st->str_value = PyUnicode_InternFromString("_value");
+    if (st->str_value == NULL)
+        return -1;
     st->filter_type = (PyTypeObject *)PyType_FromModuleAndSpec(
         module, &scx_filter_spec, NULL);
     if (st->filter_type == NULL)
@@ -134,6 +142,9 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->UnmatchableRuleWarning);
     Py_VISIT(st->TruncatedValueWarning);
     Py_VISIT(st->unknown_syscall);
+    Py_VISIT(st->defaults.available);
+    Py_VISIT(st->defaults.action_type);
+    Py_VISIT(st->str_value);
     return 0;
 }
 
@@ -153,13 +164,23 @@ core_clear(PyObject *module)
     Py_CLEAR(st->UnmatchableRuleWarning);
     Py_CLEAR(st->TruncatedValueWarning);
     Py_CLEAR(st->unknown_syscall);
+    st->defaults.ready = 0;
+    Py_CLEAR(st->defaults.available);
+    Py_CLEAR(st->defaults.action_type);
+    Py_CLEAR(st->str_value);
     return 0;
 }
 
 static void
 core_free(void *module)
 {
+    scx_state *st = scx_get_state((PyObject *)module);
+
     core_clear((PyObject *)module);
+    if (st->defaults_lock != NULL) {
+        PyThread_free_lock(st->defaults_lock);
+        st->defaults_lock = NULL;
+    }
 }
 
 static PyModuleDef_Slot core_slots[] = {
@@ -168,9 +189,10 @@ static PyModuleDef_Slot core_slots[] = {
     {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
 #endif
 #ifdef Py_mod_gil
-    /* Each filter's lock guards all of its state, and the module state is
-     * read-only after exec.  NOTE: no free-threaded CPython was available
-     * to run the thread tests against this declaration. */
+    /* Each filter's lock guards all of its state, and the secure
+     * defaults, the one part of the module state written after exec,
+     * have a lock of their own.  NOTE: no free-threaded CPython was
+     * available to run the thread tests against this declaration. */
     {Py_mod_gil, Py_MOD_GIL_NOT_USED},
 #endif
     {0, NULL},

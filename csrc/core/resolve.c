@@ -428,5 +428,9 @@ PyMethodDef scx_resolve_methods[] = {
      "transactions_available() -> bool\n\nWhether the running libseccomp "
      "has seccomp_transaction_start() (2.6 and newer), which makes "
      "add_rules() all or nothing."},
+    {"_set_defaults", scx_set_defaults, METH_VARARGS,
+     "_set_defaults(action_type, available, kinds, level, bad_arch, tsync)"
+     "\n\nRecord the secure defaults of Filter(default) for its fast "
+     "path."},
     {NULL, NULL, 0, NULL},
 };

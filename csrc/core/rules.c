@@ -798,7 +798,9 @@ scx_reserve_rules(scx_filter *self, Py_ssize_t extra)
 
     if (wanted <= self->rules_capacity)
         return 0;
-    capacity = self->rules_capacity ? self->rules_capacity : 16;
+    /* The first store is as large as the first batch needs, which keeps
+     * small filters to small allocations; later ones double. */
+    capacity = self->rules_capacity ? self->rules_capacity : wanted;
     while (capacity < wanted) {
         if (capacity > PY_SSIZE_T_MAX / 2 / (Py_ssize_t)sizeof(scx_rule))
             return -1;
@@ -1038,6 +1040,93 @@ scx_filter_add_rules(scx_filter *self, PyObject *args, PyObject *kwargs)
 done:
     PyMem_Free(batch);
     Py_DECREF(items);
+    if (added < 0)
+        return NULL;
+    return PyLong_FromSsize_t(added);
+}
+
+/* Record an added batch in the rules as given, unless that record is off
+ * (None): one (action, syscalls) entry, whose tuple of names stands for a
+ * rule each. */
+static int
+record_same(scx_filter *self, PyObject *action, PyObject *syscalls)
+{
+    PyObject *recorded = self->recorded;
+    PyObject *entry;
+    int rc;
+
+    if (recorded == NULL || recorded == Py_None)
+        return 0;
+    entry = PyTuple_Pack(2, action, syscalls);
+    if (entry == NULL)
+        return -1;
+    Py_INCREF(recorded);
+    rc = PyList_Append(recorded, entry);
+    Py_DECREF(recorded);
+    Py_DECREF(entry);
+    return rc;
+}
+
+/*
+ * _add_same(action, syscalls, strict) -> int: add one rule without
+ * comparisons per syscall name in the tuple, all with the same action, and
+ * record the batch; strict None means the filter's own setting.  Returns
+ * NotImplemented, adding nothing, when the filter is loaded, when it
+ * records its rules somewhere other than a list, or when a syscall is not
+ * a name: the package's general path handles those with its own checks
+ * and messages.
+ */
+PyObject *
+scx_filter_add_same(scx_filter *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    scx_state *st = scx_filter_state(self);
+    PyObject *action, *syscalls, *strict;
+    pending_rule *batch;
+    Py_ssize_t i, n, added;
+    int loaded, mode, truth;
+
+    if (nargs != 3 || !PyTuple_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "_add_same() takes an action, a tuple of syscalls "
+                        "and strict");
+        return NULL;
+    }
+    action = args[0];
+    syscalls = args[1];
+    strict = args[2] == Py_None ? self->strict : args[2];
+    n = PyTuple_GET_SIZE(syscalls);
+    for (i = 0; i < n; i++) {
+        if (!PyUnicode_Check(PyTuple_GET_ITEM(syscalls, i)))
+            Py_RETURN_NOTIMPLEMENTED;
+    }
+    if (self->recorded != NULL && self->recorded != Py_None
+        && !PyList_CheckExact(self->recorded))
+        Py_RETURN_NOTIMPLEMENTED;
+    scx_lock(self);
+    loaded = self->loaded;
+    scx_unlock(self);
+    if (loaded)
+        Py_RETURN_NOTIMPLEMENTED;
+    truth = strict == NULL ? 0 : PyObject_IsTrue(strict);
+    if (truth < 0)
+        return NULL;
+    mode = truth ? SCX_MISSING_RAISE : SCX_MISSING_WARN;
+
+    batch = PyMem_Calloc(n ? (size_t)n : 1, sizeof(pending_rule));
+    if (batch == NULL)
+        return PyErr_NoMemory();
+    added = -1;
+    for (i = 0; i < n; i++) {
+        if (parse_rule(st, action, PyTuple_GET_ITEM(syscalls, i), NULL, 0,
+                       &batch[i]) < 0)
+            goto done;
+    }
+    added = add_batch(self, batch, n, mode);
+    if (added > 0 && record_same(self, action, syscalls) < 0)
+        added = -1;
+
+done:
+    PyMem_Free(batch);
     if (added < 0)
         return NULL;
     return PyLong_FromSsize_t(added);

@@ -1,0 +1,155 @@
+"""The one-call paths of Filter(default), allow(), deny() and load().
+
+Filter with every keyword at its default, allow() and deny() of names, and
+load() of a filter without NOTIFY actions each run as a single call into
+the extension.  These tests check that those calls build exactly the
+filter the general path builds, and that they hand every other case to it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import warnings
+
+import pytest
+
+import seccompx
+from seccompx import ALLOW, ERRNO, KILL_PROCESS, Arch, Attr, Filter
+
+from childproc import run_in_child
+
+ATTRS = [Attr.DEFAULT_ACTION, Attr.BAD_ARCH_ACTION, Attr.NO_NEW_PRIVS, Attr.TSYNC,
+         Attr.LOG, Attr.SSB, Attr.OPTIMIZE, Attr.RAW_RC]
+
+
+def attrs(f: Filter) -> dict:
+    return {attr: f.get_attr(attr) for attr in ATTRS}
+
+
+def general(default: seccompx.Action) -> Filter:
+    # Naming the native architecture takes the general path and changes
+    # nothing else.
+    return Filter(default, arches=[Arch.native()])
+
+
+@pytest.mark.parametrize("default", [KILL_PROCESS, ERRNO(1), ALLOW, seccompx.TRAP])
+def test_default_constructor_matches_general_path(default):
+    Filter(default).close()  # records the defaults if nothing did yet
+    fast, slow = Filter(default), general(default)
+    assert fast.__dict__ == {}, "the one-call path should need no instance dict"
+    assert attrs(fast) == attrs(slow)
+    assert fast.strict is False and slow.strict is False
+    assert fast._rules == [] and slow._rules == []
+    assert fast.profile_report is None
+    fast.close()
+    slow.close()
+
+
+def test_allow_and_deny_build_the_same_program():
+    names = ("read", "write", "close", "fstat", "exit_group")
+    fast = Filter(ERRNO(errno.EACCES))
+    fast.allow(*names)
+    fast.deny("openat", "socket")
+    slow = general(ERRNO(errno.EACCES))
+    slow.add_rules([(ALLOW, name) for name in names])
+    slow.add_rules([(ERRNO(errno.EPERM), name) for name in ("openat", "socket")])
+    assert fast.rule_count == slow.rule_count == 7
+    assert fast.export_bpf() == slow.export_bpf()
+    # The profile lists the same rules, whichever path recorded them.
+    assert fast.to_profile()["syscalls"] == slow.to_profile()["syscalls"]
+
+
+def test_allow_of_numbers_takes_the_checked_path():
+    f = Filter(ERRNO(1))
+    number = seccompx.resolve_syscall("getpid")
+    assert f.allow(number, "getppid") == 2
+    assert (ALLOW.value, number) in f._rules
+    with pytest.warns(seccompx.UnmatchableRuleWarning):
+        f.allow(0x7FFFFFF0)
+    f.export_bpf()
+
+
+def test_strict_filter_raises_in_one_call_path():
+    f = Filter(ERRNO(1), strict=True)
+    f.allow("read")
+    with pytest.raises(seccompx.UnknownSyscallError):
+        f.allow("no_such_syscall")
+    f.close()
+
+
+def test_failed_batch_records_nothing():
+    f = Filter(ERRNO(1))
+    with pytest.raises(seccompx.UnknownSyscallError):
+        f.allow("read", "no_such_syscall")
+    assert f.rule_count == 0
+    assert f._rules == []
+    f.close()
+
+
+def test_changes_after_load_still_refused():
+    def body(fd: int) -> int:
+        f = Filter(ALLOW)
+        f.deny("getppid", action=ERRNO(errno.EPERM))
+        f.load()
+        for change in (lambda: f.allow("read"), lambda: f.deny("getpid")):
+            try:
+                change()
+            except seccompx.FilterStateError:
+                continue
+            return 3
+        try:
+            os.getppid()
+        except OSError:
+            return 4
+        # getppid never fails with an exception in Python; the raw call does.
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.syscall(seccompx.resolve_syscall("getppid")) != -1:
+            return 5
+        return 0 if ctypes.get_errno() == errno.EPERM else 6
+
+    result = run_in_child(body)
+    assert result.exitcode == 0, result
+
+
+def test_one_call_load_enforces_the_filter():
+    def body(fd: int) -> int:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            f = Filter(ERRNO(errno.ENOSYS))
+            f.allow("write", "exit_group", "exit", "rt_sigreturn", "brk", "mmap",
+                    "munmap", "futex")
+            f.load()
+        if not f._used:
+            os.write(fd, b"not marked used")
+            return 3
+        os.write(fd, b"loaded")
+        try:
+            os.open("/", os.O_RDONLY)
+        except OSError as error:
+            return 0 if error.errno == errno.ENOSYS else 4
+        return 5
+
+    result = run_in_child(body)
+    assert result.exitcode == 0, result
+    assert result.output == b"loaded"
+
+
+def test_stale_defaults_take_the_general_path(monkeypatch, tmp_path):
+    fake = tmp_path / "actions_avail"
+    fake.write_text("kill_thread trap errno user_notif trace log allow\n")
+    Filter(ALLOW).close()
+    monkeypatch.setattr(seccompx._filter, "_ACTIONS_AVAIL", str(fake))
+    seccompx.actions_available.cache_clear()
+    try:
+        f = Filter(ALLOW)
+        assert f.bad_arch_action == seccompx.KILL_THREAD
+        f.close()
+    finally:
+        monkeypatch.undo()
+        seccompx.actions_available.cache_clear()
+    f = Filter(ALLOW)
+    assert f.bad_arch_action == KILL_PROCESS
+    f.close()
