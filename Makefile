@@ -112,7 +112,7 @@ VALGRIND_DIR := build/valgrind
 # The tests that exercise seccompx._core without loading a filter: valgrind
 # 3.19 does not implement the seccomp() syscall, so nothing loads under it.
 VALGRIND_TESTS := tests/test_hardening.py tests/test_hardening_lifecycle.py \
-	tests/test_fuzz_corpus.py
+	tests/test_fuzz_corpus.py tests/test_fast_paths.py
 VALGRIND_SELECT := -k "not load and not kernel"
 VALGRIND := valgrind --tool=memcheck --error-exitcode=99 --leak-check=no \
 	--track-origins=yes --quiet --suppressions=$(CURDIR)/tests/valgrind.supp

@@ -16,6 +16,8 @@ IMPL is one of:
 * ``floor``: the minimal extension in benchmarks/floor loading the same BPF
 * ``pyseccomp``: the ctypes bindings from PyPI
 * ``libseccomp``: libseccomp's own (Cython) module ``seccomp``
+* ``libseccomp+seccompx``: the same in a process that also imported
+  seccompx, which shows what the imports do to the heap
 
 The policies file is the output of ``seccompx.bench.Policy.to_json`` for
 each policy.  Output is one JSON object on stdout, with a list of samples
@@ -279,6 +281,9 @@ IMPLEMENTATIONS: Dict[
     "floor": ("", floor_body),
     "pyseccomp": ("pyseccomp", pyseccomp_body),
     "libseccomp": ("seccomp", libseccomp_body),
+    # The same, in a process that has also imported seccompx: the imports
+    # change the heap that libseccomp's allocations come from.
+    "libseccomp+seccompx": ("seccomp", libseccomp_body),
 }
 
 
@@ -306,6 +311,12 @@ def main(argv: List[str]) -> int:
     args = parser.parse_args(argv)
 
     module_name, make_body = IMPLEMENTATIONS[args.impl]
+    if args.impl == "libseccomp+seccompx":
+        try:
+            importlib.import_module("seccompx")
+        except ImportError as error:
+            print(f"pyimpl.py: cannot import seccompx: {error}", file=sys.stderr)
+            return EXIT_UNAVAILABLE
     try:
         version = version_of(module_name)
     except ImportError as error:

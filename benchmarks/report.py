@@ -439,7 +439,42 @@ def _sandbox(results: Dict[str, Any]) -> List[str]:
     return lines + [""]
 
 
-def _reading() -> List[str]:
+def _heap_effect(results: Dict[str, Any]) -> List[str]:
+    """A table of the libseccomp module's times with and without seccompx
+    imported in its process, beside seccompx's own."""
+    if _impl(results, "libseccomp-python-heap") is None:
+        return []
+    lines = [
+        "Which free chunks the heap holds depends on what the process "
+        "imported, so the same binding faults more after more imports. "
+        "The row *libseccomp Python module, seccompx imported* runs "
+        "libseccomp's module in a process that has also imported seccompx "
+        "(and uses nothing from it). Its difference from the plain row is "
+        "the cost of the imports' heap; its difference from seccompx is "
+        "the cost of the binding's own code. Build+load, median µs, and "
+        "page faults:",
+        "",
+        "| policy | libseccomp module | libseccomp module, seccompx imported "
+        "| seccompx |",
+        "| --- | --- | --- | --- |",
+    ]
+    for policy in _policy_names(results):
+        cells = []
+        for key in ("libseccomp-python", "libseccomp-python-heap", "seccompx"):
+            impl = _impl(results, key)
+            summary = impl["summaries"].get(policy) if impl else None
+            if summary is None:
+                cells.append("–")
+                continue
+            cells.append(
+                f"{_us(summary['build+load']['median'])} "
+                f"({_faults(summary.get('faults'))} faults)"
+            )
+        lines.append(f"| {policy} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def _reading(results: Dict[str, Any]) -> List[str]:
     return [
         "## Why Python trails C in a fresh child",
         "",
@@ -455,6 +490,7 @@ def _reading() -> List[str]:
         "more faults in a Python process than in a C one, whichever binding "
         "makes them; compare the page-fault columns with the times.",
         "",
+        *_heap_effect(results),
         "`Program.load` avoids most of this: compile the filter once in the "
         "parent with `Filter.compile()`, and load the program in each child "
         "with one call, which neither allocates nor calls libseccomp.",
@@ -556,6 +592,6 @@ def render_page(results: Dict[str, Any]) -> str:
     lines += _breakdown(results)
     lines += _imports(results)
     lines += _sandbox(results)
-    lines += _reading()
+    lines += _reading(results)
     lines += _method(results)
     return "\n".join(lines).rstrip() + "\n"

@@ -337,8 +337,20 @@ def implementations(build: str, flags: int) -> List[Implementation]:
             env=env,
         ),
     ]
+    if env is not None:
+        found.append(
+            Implementation(
+                "libseccomp-python-heap",
+                "libseccomp Python module, seccompx imported",
+                "builder",
+                python(SYSTEM_PYTHON, "libseccomp+seccompx"),
+                env=env,
+            )
+        )
     if not os.access(SYSTEM_PYTHON, os.X_OK):
-        found[-1].unavailable = f"{SYSTEM_PYTHON} does not exist"
+        for impl in found:
+            if impl.key == "libseccomp-python":
+                impl.unavailable = f"{SYSTEM_PYTHON} does not exist"
     return found
 
 
@@ -389,7 +401,7 @@ def sample_python(impl: Implementation, samples: int) -> None:
         raise SystemExit(f"run.py: {shlex.join(command)} failed:\n{result.stderr}")
     output = json.loads(result.stdout)
     version = output["version"]
-    if impl.key == "libseccomp-python" and version == "unknown":
+    if impl.key.startswith("libseccomp-python") and version == "unknown":
         # The module has no __version__; its Debian package has one.
         version = f"python3-seccomp {debian_version('python3-seccomp') or 'unknown'}"
     impl.version = f"{version} (Python {output['python']})".strip()

@@ -4,7 +4,8 @@ Each check works on the facts of :func:`seccompx._bpfcode.analyze`, and
 the checks that depend on the default action run the program on probe
 syscalls with the extension's interpreter.  A check reports a path only
 when the program lets it reach a return of ALLOW or LOG: a weakness that
-ends in KILL or ERRNO costs nothing.
+ends in KILL or ERRNO costs nothing.  Two low-severity checks report the
+opposite mistake, a program that stops its own process from working.
 """
 
 from __future__ import annotations
@@ -264,6 +265,43 @@ class _Auditor:
                 if tried == _PROBES_PER_ARCH:
                     break
 
+    def check_exit(self) -> None:
+        from ._filter import resolve_syscall
+
+        raw = bytes(self.program)
+        for arch in self.probe_arches():
+            token = int(Arch.X86_64) if arch is Arch.X32 else int(arch)
+            try:
+                nr = resolve_syscall("exit_group", arch)
+            except SeccompError:
+                continue
+            value, index = self.run(raw, nr, token)
+            if not code.is_allowing(value):
+                self.add(
+                    LOW,
+                    "exit-blocked",
+                    f"exit_group on {arch} reaches {code.action_name(value)}, "
+                    "so a process under the filter cannot end normally: "
+                    "with ERRNO, glibc's _exit() falls through to a fault "
+                    "(SIGSEGV); allow exit_group and exit",
+                    index,
+                )
+                return
+
+    def check_native(self) -> None:
+        arches = list(self.program.arches)
+        native = Arch.native()
+        if arches and native not in arches:
+            names = ", ".join(str(arch) for arch in arches)
+            self.add(
+                LOW,
+                "native-arch-missing",
+                f"the program covers {names} but not {native}, the "
+                "architecture of this machine: loaded here, every syscall "
+                "gets the bad-architecture action",
+                None,
+            )
+
     def checked_syscalls(self) -> Dict[Tuple[int, int], int]:
         """Map (arch token, nr) to the first instruction that reads an
         argument of that syscall on a path where both are fixed."""
@@ -359,9 +397,11 @@ class _Auditor:
         self.check_arch()
         self.check_foreign()
         self.check_x32()
+        self.check_native()
         if self.valid:
             self.check_default()
             self.check_multiplexers()
+            self.check_exit()
         self.check_unreachable()
         return sorted(
             self.findings,

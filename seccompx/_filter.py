@@ -475,14 +475,60 @@ class Filter(_core.Context):
         were added, the filter is left incomplete: this raises
         FilterStateError and the filter refuses to load until reset().
         """
+        # The extension adds a list or tuple of (Action, name[,
+        # comparisons]) tuples in one call, and hands back anything else.
+        added = self._add_rules_plain(rules, strict)
+        if added is not NotImplemented:
+            return added  # type: ignore[no-any-return]
         checked: Dict[Any, int] = {}
         batch = []
-        for index, rule in enumerate(rules):
-            if not isinstance(rule, (tuple, list)) or not 2 <= len(rule) <= 3:
+        try:
+            items = iter(rules)
+        except TypeError:
+            raise TypeError(
+                "rules must be an iterable of (action, syscall[, comparisons]) "
+                f"tuples, not {type(rules).__name__}"
+            ) from None
+        for index, rule in enumerate(items):
+            if not isinstance(rule, (tuple, list)):
                 raise TypeError(
                     f"rules[{index}] must be an (action, syscall[, "
-                    f"comparisons]) tuple, not {type(rule).__name__}"
+                    f"comparisons]) tuple, not {type(rule).__name__} "
+                    f"{repr(rule)[:80]}"
                 )
+            if not 2 <= len(rule) <= 3:
+                items_text = "1 item" if len(rule) == 1 else f"{len(rule)} items"
+                raise TypeError(
+                    f"rules[{index}] has {items_text}, but a rule needs 2 or 3: "
+                    "(action, syscall[, comparisons])"
+                )
+            if len(rule) == 3:
+                comparisons = rule[2]
+                # Checking the exact types first keeps the usual tuple or
+                # list as cheap as before.
+                if (
+                    type(comparisons) is not tuple
+                    and type(comparisons) is not list
+                    and comparisons is not None
+                ):
+                    if isinstance(comparisons, Comparison):
+                        raise TypeError(
+                            f"rules[{index}]: comparisons must be a sequence "
+                            f"such as ({comparisons!r},), not a single "
+                            "Comparison"
+                        )
+                    try:
+                        iter(comparisons)
+                        iterable = not isinstance(comparisons, (str, bytes))
+                    except TypeError:
+                        iterable = False
+                    if not iterable:
+                        raise TypeError(
+                            f"rules[{index}]: comparisons must be a sequence "
+                            "of Comparison such as (Arg(0) == 1,), not "
+                            f"{type(comparisons).__name__} "
+                            f"{repr(comparisons)[:80]}"
+                        )
             action = rule[0]
             if isinstance(action, Action):
                 value = checked.get(action)
@@ -908,12 +954,19 @@ class Filter(_core.Context):
         return self._export_bpf()
 
     def export_pfc_to(self, file: Any) -> None:
-        """Write the PFC text to a file object with ``fileno()`` or an fd."""
-        self._export_fd(_fileno(file), True)
+        """Write the PFC text to a file object with ``fileno()`` or an fd.
+
+        Raises InvalidArgumentError for a closed file, a file without a
+        real descriptor (such as io.BytesIO) or a negative fd.
+        """
+        self._export_fd(_export_fileno(file), True)
 
     def export_bpf_to(self, file: Any) -> None:
-        """Write the BPF program to a file object with ``fileno()`` or an fd."""
-        self._export_fd(_fileno(file), False)
+        """Write the BPF program to a file object with ``fileno()`` or an fd.
+
+        Raises InvalidArgumentError like :meth:`export_pfc_to`.
+        """
+        self._export_fd(_export_fileno(file), False)
 
     def instruction_count(self) -> int:
         """Return the number of BPF instructions the filter compiles to."""
@@ -1061,6 +1114,33 @@ def _fileno(file: Any) -> int:
     if flush is not None:
         flush()
     return int(fileno())
+
+
+def _export_fileno(file: Any) -> int:
+    """Return the descriptor of an export target; raise if it has none.
+
+    _fileno() itself lets io.UnsupportedOperation through, because the
+    compat layer falls back to file.write() on it.
+    """
+    name = getattr(file, "name", None)
+    label = repr(name) if isinstance(name, (str, int)) else type(file).__name__
+    accepted = (
+        "pass a file object open for writing with a real file descriptor, "
+        "or a non-negative int fd"
+    )
+    if getattr(file, "closed", False) is True:
+        raise InvalidArgumentError(
+            f"cannot export to {label}: the file is closed; {accepted}"
+        )
+    try:
+        return _fileno(file)
+    except ValueError as error:
+        # An in-memory file such as BytesIO raises io.UnsupportedOperation,
+        # which is a ValueError, and a file closed meanwhile a ValueError.
+        raise InvalidArgumentError(
+            f"cannot export to {label}: it has no usable file descriptor "
+            f"({error}); {accepted}"
+        ) from None
 
 
 def _seccomp_filters(status_path: str) -> Optional[Tuple[str, str]]:

@@ -388,6 +388,14 @@ def _string_list(value: Any, path: str) -> List[str]:
     return [_want_string(item, f"{path}[{i}]") for i, item in enumerate(items)]
 
 
+def _name_list(names: Sequence[Tuple[str, str]], limit: int = 5) -> str:
+    """Return up to ``limit`` syscall names of an entry for a message."""
+    text = ", ".join(_show(name) for name, _ in names[:limit])
+    if len(names) > limit:
+        text += f" and {len(names) - limit} more"
+    return text
+
+
 def _arch_label(tokens: Sequence[int]) -> str:
     return ", ".join(str(Arch(token)) for token in tokens)
 
@@ -771,6 +779,8 @@ class _Reader:
         if reason is not None:
             self.report.excluded.append(ExcludedEntry(path, reason))
             return []
+        if action != default:
+            self.check_shared_indexes(entry, names, path)
         return self.make_rules(names, action, condition_sets, path, default)
 
     def read_names(self, entry: Mapping[str, Any], path: str) -> List[Tuple[str, str]]:
@@ -825,6 +835,30 @@ class _Reader:
         if any(cmp is None for cmp in comparisons):
             return None
         return [tuple(sorted(cmp for cmp in comparisons if cmp is not None))]
+
+    def check_shared_indexes(
+        self, entry: Mapping[str, Any], names: List[Tuple[str, str]], path: str
+    ) -> None:
+        """Warn when read_args split the entry's conditions into OR rules.
+
+        Call it only after read_args has validated the entry's args.
+        """
+        items = _optional(entry, "args") or ()
+        counts: Dict[int, int] = {}
+        for item in items:
+            counts[int(item["index"])] = counts.get(int(item["index"]), 0) + 1
+        shared = sorted(index for index, count in counts.items() if count > 1)
+        if not shared:
+            return
+        label = "index" if len(shared) == 1 else "indexes"
+        self.warn(
+            f"{path}.args",
+            f"the conditions for {_name_list(names)} share argument {label} "
+            f"{', '.join(map(str, shared))}, so each of the {len(items)} "
+            "conditions becomes a rule of its own, as in runc. The entry now "
+            "matches when any one of the conditions holds, not only when all "
+            "of them hold",
+        )
 
     def read_arg(self, item: Any, path: str) -> Optional[Comparison]:
         arg = _want_object(item, path)

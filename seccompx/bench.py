@@ -945,8 +945,12 @@ def profile_target(path: str) -> Target:
             "benchmark a profile; use --policy instead"
         )
     try:
+        from .profile import read_limited
+
         with open(path, "rb") as file:
-            source = json.load(file)
+            source = json.loads(read_limited(file, repr(path)))
+    except SeccompError:
+        raise  # over the size limit: the message is complete
     except OSError as error:
         raise InvalidArgumentError(
             f"cannot read profile {path!r}: {error.strerror}",

@@ -92,8 +92,17 @@ def is_group_name(name: object) -> bool:
 
 
 def get_group(name: str) -> SyscallGroup:
-    """Return the group called ``name``; raise InvalidArgumentError if none is."""
-    group = _groups().get(name) if isinstance(name, str) else None
+    """Return the group called ``name``.
+
+    Raises TypeError if ``name`` is not a str and InvalidArgumentError if
+    no group has that name.
+    """
+    if not isinstance(name, str):
+        raise TypeError(
+            f"a syscall group name must be a str such as '@basic-io', not "
+            f"{type(name).__name__} {repr(name)[:80]}"
+        )
+    group = _groups().get(name)
     if group is None:
         raise InvalidArgumentError(
             f"unknown syscall group {name!r}; known groups are "
@@ -247,8 +256,17 @@ def group_rules(
 
     Only members that exist on ``arches`` (the native architecture by
     default) are included, so the list can go straight to
-    :meth:`seccompx.Filter.add_rules`.
+    :meth:`seccompx.Filter.add_rules`.  ``action`` is checked here, so a
+    bad one raises now rather than when the rules are added.
     """
+    from ._filter import _action_value
+
+    if not isinstance(action, Action):
+        raise TypeError(
+            f"action must be a seccompx.Action such as ALLOW or ERRNO(1), "
+            f"not {type(action).__name__} {repr(action)[:80]}"
+        )
+    _action_value(action)  # raises UnsupportedError if the kernel lacks it
     return [(action, member) for member in available(name, arches)]
 
 

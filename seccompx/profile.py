@@ -20,6 +20,7 @@ import os
 from typing import (
     TYPE_CHECKING,
     Any,
+    BinaryIO,
     Callable,
     Dict,
     Iterable,
@@ -68,12 +69,14 @@ __all__ = [
     "ENOSYS_HEADROOM",
     "ENOSYS_MAX_RULES",
     "ExcludedEntry",
+    "MAX_PROFILE_BYTES",
     "ProfileReport",
     "SkippedName",
     "build_filter",
     "dump",
     "parse_json",
     "read_file",
+    "read_limited",
 ]
 
 # The report classes live with the reader that fills them; they are
@@ -96,6 +99,11 @@ _ARM_PRIVATE_BASE = 0x0F0000
 
 
 # Reading JSON -------------------------------------------------------------
+
+# The largest profile read from a file or stdin: far above the size of a
+# profile that lists every syscall, and small enough that an endless
+# source such as /dev/zero fails before it fills memory.
+MAX_PROFILE_BYTES = 16 * 1024 * 1024
 
 
 class _RepeatedKeys(Dict[str, Any]):
@@ -178,7 +186,9 @@ def read_file(path: Union[str, "os.PathLike[str]"]) -> Any:
     shown = repr(os.fspath(path))
     try:
         with open(path, "rb") as file:
-            data = file.read()
+            data = read_limited(file, shown)
+    except SeccompError:
+        raise  # read_limited's ProfileError, which is also an OSError
     except OSError as error:
         raise ProfileError(
             f"cannot read profile {shown}: {error.strerror or error}"
@@ -188,6 +198,22 @@ def read_file(path: Union[str, "os.PathLike[str]"]) -> Any:
             f"cannot read profile {shown}: the path contains a NUL byte"
         ) from None
     return parse_json(data, shown)
+
+
+def read_limited(file: BinaryIO, label: str) -> bytes:
+    """Read a binary file to its end; raise ProfileError past the limit.
+
+    Reads at most MAX_PROFILE_BYTES + 1 bytes.  ``label`` names the source
+    in the message.
+    """
+    data = file.read(MAX_PROFILE_BYTES + 1)
+    if len(data) > MAX_PROFILE_BYTES:
+        raise ProfileError(
+            f"profile {label} is over the limit of {MAX_PROFILE_BYTES} bytes "
+            f"({MAX_PROFILE_BYTES // (1024 * 1024)} MiB); a seccomp profile "
+            "is far smaller, so check that this is the right file"
+        )
+    return data
 
 
 # Rule sets ----------------------------------------------------------------

@@ -19,6 +19,7 @@ import os
 from collections import abc as _abc
 from typing import (
     BinaryIO,
+    Callable,
     Iterable,
     List,
     NamedTuple,
@@ -48,6 +49,7 @@ __all__ = [
     "dump",
     "simulate_filters",
     "MAX_INSTRUCTIONS",
+    "MAX_PROGRAM_BYTES",
 ]
 
 ArchLike = Union[Arch, str, int]
@@ -55,6 +57,9 @@ Syscall = Union[str, int]
 
 # Kernel limit on the instructions of one program (BPF_MAXINSNS).
 MAX_INSTRUCTIONS = 4096
+# The largest program file Program.from_file reads: MAX_INSTRUCTIONS
+# struct sock_filter records of 8 bytes.
+MAX_PROGRAM_BYTES = MAX_INSTRUCTIONS * 8
 # Kernel limit on all filters stacked on a task, counting 4 extra
 # instructions per filter (MAX_INSNS_PER_PATH in kernel/seccomp.c).
 MAX_STACKED_INSTRUCTIONS = 32768
@@ -243,10 +248,29 @@ class Program:
         * ``wait_killable_recv``: notified tasks wait killably
           (WAIT_KILLABLE_RECV, Linux 5.19+), only with ``new_listener``.
 
+        Every keyword takes only True or False; any other value raises
+        TypeError before anything is loaded.
         Returns the listener descriptor with ``new_listener``, else None.
         Raises LoadError with a ``reason`` when the kernel rejects it.
         Loading cannot be undone.
         """
+        # Identity checks: no allocation on the benchmarked success path.
+        if (
+            (tsync is not True and tsync is not False)
+            or (log is not True and log is not False)
+            or (spec_allow is not True and spec_allow is not False)
+            or (new_listener is not True and new_listener is not False)
+            or (wait_killable_recv is not True and wait_killable_recv is not False)
+            or (no_new_privs is not True and no_new_privs is not False)
+        ):
+            raise _flag_type_error(
+                ("tsync", tsync),
+                ("log", log),
+                ("spec_allow", spec_allow),
+                ("new_listener", new_listener),
+                ("wait_killable_recv", wait_killable_recv),
+                ("no_new_privs", no_new_privs),
+            )
         flags = _FLAG_TSYNC if tsync else 0
         if log:
             flags |= _FLAG_LOG
@@ -333,35 +357,79 @@ class Program:
 def _read_source(
     source: Union[str, "os.PathLike[str]", int, BinaryIO],
 ) -> Tuple[bytes, str]:
-    """Return the bytes of a path, descriptor or binary file, and a label."""
+    """Return the bytes of a path, descriptor or binary file, and a label.
+
+    Reads at most MAX_PROGRAM_BYTES + 1 bytes, so that a huge or endless
+    source such as /dev/zero fails fast instead of filling memory.
+    """
     if isinstance(source, (str, os.PathLike)):
         label = repr(os.fspath(source))
         try:
-            with open(source, "rb") as file:
-                return file.read(), label
+            file = open(source, "rb")
         except ValueError:  # open() rejects a path with a NUL byte
             raise InvalidArgumentError(
                 f"program path {label} is invalid: it contains a NUL byte"
             ) from None
+        with file:
+            return _read_limited(file.read, label), label
     if isinstance(source, int) and not isinstance(source, bool):
+        if source < 0:
+            raise InvalidArgumentError(
+                f"file descriptor {source} is invalid: pass a non-negative "
+                "int fd, a path, or a binary file object open for reading"
+            )
+        label = f"file descriptor {source}"
         # closefd=False: the descriptor belongs to the caller.
         with open(source, "rb", closefd=False) as file:
-            return file.read(), f"file descriptor {source}"
+            return _read_limited(file.read, label), label
     read = getattr(source, "read", None)
     if read is None:
         raise TypeError(
             "a program source must be a path, a binary file object or a file "
             f"descriptor, not {type(source).__name__}"
         )
-    data = read()
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError(
-            f"reading the program returned {type(data).__name__}, not bytes; "
-            "open the file in binary mode ('rb')"
-        )
     name = getattr(source, "name", None)
     label = repr(name) if isinstance(name, str) else type(source).__name__
-    return bytes(data), label
+    if getattr(source, "closed", False) is True:
+        raise InvalidArgumentError(
+            f"cannot read the program from {label}: the file is closed; pass "
+            "a binary file object open for reading, a path, or a "
+            "non-negative int fd"
+        )
+    return _read_limited(read, label), label
+
+
+def _read_limited(read: Callable[[int], object], label: str) -> bytes:
+    """Call ``read(size)`` until end of file; raise if over the limit.
+
+    Loops because a raw or unbuffered file may return fewer bytes than
+    requested before its end.
+    """
+    chunks: List[bytes] = []
+    total = 0
+    while total <= MAX_PROGRAM_BYTES:
+        chunk = read(MAX_PROGRAM_BYTES + 1 - total)
+        if chunk is None:
+            raise InvalidArgumentError(
+                f"reading the program from {label} returned None: the file "
+                "is non-blocking and has no data yet; pass a blocking file"
+            )
+        if not isinstance(chunk, (bytes, bytearray, memoryview)):
+            raise TypeError(
+                f"reading the program returned {type(chunk).__name__}, not "
+                "bytes; open the file in binary mode ('rb')"
+            )
+        if not chunk:
+            break
+        chunks.append(bytes(chunk))
+        total += len(chunks[-1])
+    if total > MAX_PROGRAM_BYTES:
+        raise InvalidArgumentError(
+            f"program source {label} is larger than {MAX_PROGRAM_BYTES} "
+            f"bytes: the kernel loads at most {MAX_INSTRUCTIONS} instructions "
+            "of 8 bytes, so a larger program can never be loaded"
+        )
+    return b"".join(chunks)
 
 
 def _parse_arches(arches: Iterable[ArchLike]) -> Tuple[Arch, ...]:
@@ -570,6 +638,14 @@ def _x86_64_variants(
 
 
 # Loading errors ------------------------------------------------------------
+
+
+def _flag_type_error(*flags: Tuple[str, object]) -> TypeError:
+    """Build the TypeError for the first Program.load keyword not a bool."""
+    for name, value in flags:
+        if value is not True and value is not False:
+            return TypeError(f"{name} must be True or False, not {value!r}")
+    return TypeError("every load() keyword must be True or False")
 
 
 def _flag_names(flags: int) -> str:

@@ -153,3 +153,61 @@ def test_stale_defaults_take_the_general_path(monkeypatch, tmp_path):
     f = Filter(ALLOW)
     assert f.bad_arch_action == KILL_PROCESS
     f.close()
+
+
+def test_add_rules_one_call_matches_general():
+    rules = [
+        (ALLOW, "read"),
+        (ALLOW, "write", ()),
+        (ALLOW, "mmap", (seccompx.Arg(2) < 8, seccompx.Arg(3) == 0x22)),
+        (ERRNO(errno.EACCES), "openat", [seccompx.Arg(2).masked_eq(3, 1)]),
+        (ALLOW, "close", None),
+    ]
+    fast = Filter(KILL_PROCESS)
+    assert fast.add_rules(rules) == 5
+    slow = general(KILL_PROCESS)
+    for rule in rules:
+        slow.add_rule(rule[0], rule[1], *(rule[2] if len(rule) == 3 and rule[2] else ()))
+    assert fast.export_bpf() == slow.export_bpf()
+    assert fast.to_profile() == slow.to_profile()
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        iter([(ALLOW, "read")]),  # not a list or tuple
+        [(int(ALLOW), "read")],  # a raw action value
+        [(ALLOW, seccompx.resolve_syscall("read"))],  # a number
+        [[ALLOW, "read"]],  # a list for a rule
+        [(ALLOW, "read", {seccompx.Arg(0) == 1})],  # a set of comparisons
+    ],
+)
+def test_add_rules_general_cases_still_add(rules):
+    f = Filter(ERRNO(1))
+    assert f.add_rules(rules) == 1
+    assert f.rule_count == 1
+    f.export_bpf()
+
+
+def test_add_rules_multiplexed_still_warns():
+    f = Filter(ERRNO(1), arches=["x86_64", "x86"])
+    with pytest.warns(seccompx.MultiplexedRuleWarning):
+        f.add_rules([(ALLOW, "socket", (seccompx.Arg(0) == 1,))])
+    f.close()
+    f = Filter(ERRNO(1))
+    f.add_arch("x86")
+    with pytest.warns(seccompx.MultiplexedRuleWarning):
+        f.add_rules([(ALLOW, "socket", (seccompx.Arg(0) == 1,))])
+    f.close()
+
+
+def test_add_rules_failure_adds_nothing():
+    f = Filter(ERRNO(1))
+    with pytest.raises(seccompx.UnknownSyscallError):
+        f.add_rules([(ALLOW, "read"), (ALLOW, "no_such_syscall")])
+    assert f.rule_count == 0
+    assert f._rules == []
+    with pytest.raises(seccompx.InvalidArgumentError):
+        f.add_rules([(ALLOW, "read"), (ERRNO(1), "write")])  # the default action
+    assert f.rule_count == 0
+    f.close()

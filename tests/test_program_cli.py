@@ -203,8 +203,13 @@ def test_heading_escapes_file_name(capsys, allowlist: Path) -> None:  # type: ig
     assert "a\\x1b[2Jb.bpf" in out.splitlines()[0]
 
 
-def test_audit_clean_and_findings(capsys, allowlist: Path, denylist: Path) -> None:  # type: ignore[no-untyped-def]
-    code, out, _ = run_cli(capsys, "audit", "--bpf", str(allowlist))
+def test_audit_clean_and_findings(capsys, tmp_path: Path, denylist: Path) -> None:  # type: ignore[no-untyped-def]
+    f = Filter(default=KILL_PROCESS)
+    f.allow("read", "write", "exit_group")
+    clean = tmp_path / "clean.bpf"
+    clean.write_bytes(bytes(f.compile()))
+    f.close()
+    code, out, _ = run_cli(capsys, "audit", "--bpf", str(clean))
     assert code == 0
     assert out.splitlines()[1] == "no findings"
     code, out, _ = run_cli(capsys, "audit", "--bpf", str(denylist))
@@ -226,7 +231,9 @@ def test_profile_source(capsys, tmp_path: Path) -> None:  # type: ignore[no-unty
         json.dumps(
             {
                 "defaultAction": "SCMP_ACT_ERRNO",
-                "syscalls": [{"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"}],
+                "syscalls": [
+                    {"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"}
+                ],
             }
         )
     )

@@ -75,9 +75,14 @@ scx_bpf_load_py(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (scx_bpf_program_arg(st, args[0], &program, &count) < 0
         || flags_arg(args[1], &flags) < 0)
         return NULL;
-    no_new_privs = PyObject_IsTrue(args[2]);
-    if (no_new_privs < 0)
+    /* Only a bool, as Program.load() checks: truth testing would take
+     * None or "" as false and load without no_new_privs. */
+    if (args[2] != Py_True && args[2] != Py_False) {
+        PyErr_Format(PyExc_TypeError,
+                     "no_new_privs must be True or False, not %R", args[2]);
         return NULL;
+    }
+    no_new_privs = args[2] == Py_True;
     /* sock_fprog.len is an unsigned short: a longer program would reach
      * the kernel truncated, so reject it here. */
     if (count > USHRT_MAX)

@@ -162,6 +162,8 @@ void scx_unlock(scx_filter *self);
 int scx_enter(scx_filter *self);
 int scx_check_usable(scx_filter *self, const char *what);
 PyObject *scx_set_defaults(PyObject *module, PyObject *args);
+void scx_get_defaults(scx_state *st, scx_defaults *out);
+int scx_kind_listed(const scx_defaults *d, uint32_t action);
 
 /* rules.c */
 int scx_parse_mode(scx_state *st, PyObject *obj, int *mode);
@@ -176,6 +178,8 @@ PyObject *scx_filter_add_rules(scx_filter *self, PyObject *args,
                                PyObject *kwargs);
 PyObject *scx_filter_add_same(scx_filter *self, PyObject *const *args,
                               Py_ssize_t nargs);
+PyObject *scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
+                                     Py_ssize_t nargs);
 PyObject *scx_filter_syscall_priority(scx_filter *self, PyObject *args);
 
 /* arches.c */

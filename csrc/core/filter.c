@@ -265,8 +265,19 @@ scx_set_defaults(PyObject *module, PyObject *args)
     Py_RETURN_NONE;
 }
 
-static int
-kind_listed(const scx_defaults *d, uint32_t action)
+/* Copy the recorded defaults. */
+void
+scx_get_defaults(scx_state *st, scx_defaults *out)
+{
+    PyThread_acquire_lock(st->defaults_lock, WAIT_LOCK);
+    *out = st->defaults;
+    PyThread_release_lock(st->defaults_lock);
+}
+
+/* Whether the kernel lists the kind of action; true when the recorded
+ * defaults have no list. */
+int
+scx_kind_listed(const scx_defaults *d, uint32_t action)
 {
     int i;
 
@@ -310,9 +321,9 @@ set_member(PyObject **slot, PyObject *value)
 /*
  * _init_default(action, available) -> bool: initialise the filter as
  * Filter(action) does with every keyword at its default, in one call.
- * False, with nothing changed, when the defaults were not recorded for
- * this API level and list of kernel actions, when action is not a
- * seccompx.Action the kernel lists, or when anything fails; the caller
+ * It returns False and changes nothing in three cases: the defaults were
+ * not recorded for this API level and list of kernel actions, action is
+ * not a seccompx.Action the kernel lists, or a call fails.  The caller
  * then takes the general path, which raises the precise error.
  */
 static PyObject *
@@ -330,9 +341,7 @@ filter_init_default(scx_filter *self, PyObject *const *args, Py_ssize_t nargs)
                         "actions_available()");
         return NULL;
     }
-    PyThread_acquire_lock(st->defaults_lock, WAIT_LOCK);
-    d = st->defaults;
-    PyThread_release_lock(st->defaults_lock);
+    scx_get_defaults(st, &d);
     /* Identity is enough: the objects stay referenced by the module state
      * and by the caller for the duration of the call. */
     if (!d.ready || d.available != args[1]
@@ -351,7 +360,7 @@ filter_init_default(scx_filter *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_Clear();
         Py_RETURN_FALSE;
     }
-    if (!kind_listed(&d, (uint32_t)value))
+    if (!scx_kind_listed(&d, (uint32_t)value))
         Py_RETURN_FALSE;
     recorded = PyList_New(0);
     if (recorded == NULL)
@@ -471,6 +480,25 @@ filter_reset(scx_filter *self, PyObject *action_obj)
 
 /* Attributes ------------------------------------------------------------- */
 
+/* Attribute names as seccompx.Attr spells them, indexed by the
+ * SCMP_FLTATR_* value. */
+static const char *const attr_names[] = {
+    NULL, "DEFAULT_ACTION", "BAD_ARCH_ACTION", "NO_NEW_PRIVS", "TSYNC",
+    "TSKIP", "LOG", "SSB", "OPTIMIZE", "RAW_RC", "WAIT_KILL",
+};
+
+/* Write an attribute's name, or its number if it has none, for messages. */
+static void
+format_attr(enum scmp_filter_attr attr, char *buffer, size_t size)
+{
+    size_t count = sizeof(attr_names) / sizeof(attr_names[0]);
+
+    if ((size_t)attr < count && attr_names[attr] != NULL)
+        snprintf(buffer, size, "%s", attr_names[attr]);
+    else
+        snprintf(buffer, size, "%d", (int)attr);
+}
+
 static int
 parse_attr(scx_state *st, PyObject *obj, enum scmp_filter_attr *attr)
 {
@@ -489,6 +517,7 @@ filter_get_attr(scx_filter *self, PyObject *attr_obj)
     scx_state *st = scx_filter_state(self);
     enum scmp_filter_attr attr;
     uint32_t value = 0;
+    char attr_text[32];
     int rc;
 
     if (parse_attr(st, attr_obj, &attr) < 0)
@@ -498,10 +527,11 @@ filter_get_attr(scx_filter *self, PyObject *attr_obj)
     rc = seccomp_attr_get(self->ctx, attr, &value);
     scx_unlock(self);
 
+    format_attr(attr, attr_text, sizeof(attr_text));
     if (rc == -EOPNOTSUPP || rc == -EINVAL)
         return scx_raise(st->UnsupportedError, -rc,
-                         "attribute %d is not supported by the running "
-                         "libseccomp at API level %u", (int)attr,
+                         "attribute %s is not supported by the running "
+                         "libseccomp at API level %u", attr_text,
                          seccomp_api_get());
     if (rc < 0)
         return scx_raise_libseccomp(st, rc, "seccomp_attr_get()");
@@ -513,12 +543,14 @@ parse_attr_value(scx_state *st, enum scmp_filter_attr attr, PyObject *obj,
                  uint32_t *value)
 {
     unsigned long long number;
+    char attr_text[32];
 
+    format_attr(attr, attr_text, sizeof(attr_text));
     /* bool is accepted: the flag attributes take True and False. */
     if (!PyLong_Check(obj)) {
         PyErr_Format(PyExc_TypeError,
-                     "attribute %d value must be an int, not %.100s",
-                     (int)attr, Py_TYPE(obj)->tp_name);
+                     "attribute %s value must be an int, not %.100s %.80R",
+                     attr_text, Py_TYPE(obj)->tp_name, obj);
         return -1;
     }
     number = PyLong_AsUnsignedLongLong(obj);
@@ -529,8 +561,8 @@ parse_attr_value(scx_state *st, enum scmp_filter_attr attr, PyObject *obj,
         return 0;
     }
     scx_raise(st->InvalidArgumentError, EINVAL,
-              "attribute %d value %R is out of range: it must be between 0 "
-              "and 0xffffffff", (int)attr, obj);
+              "attribute %s value %R is out of range: it must be between 0 "
+              "and 0xffffffff", attr_text, obj);
     return -1;
 }
 
@@ -538,14 +570,17 @@ static PyObject *
 raise_attr_set_failure(scx_state *st, enum scmp_filter_attr attr,
                        uint32_t value, int rc)
 {
+    char attr_text[32];
+
     if (attr == SCMP_FLTATR_ACT_DEFAULT)
         return scx_raise(st->InvalidArgumentError, EACCES,
                          "the default action cannot be changed after "
                          "creation; use reset(default)");
+    format_attr(attr, attr_text, sizeof(attr_text));
     if (rc == -EOPNOTSUPP)
         return scx_raise(st->UnsupportedError, EOPNOTSUPP,
-                         "attribute %d is not supported by the running "
-                         "libseccomp and kernel (API level %u)", (int)attr,
+                         "attribute %s is not supported by the running "
+                         "libseccomp and kernel (API level %u)", attr_text,
                          seccomp_api_get());
     if (attr == SCMP_FLTATR_ACT_BADARCH && rc == -EINVAL) {
         char name[32];
@@ -565,12 +600,12 @@ raise_attr_set_failure(scx_state *st, enum scmp_filter_attr attr,
                          seccomp_api_get());
     if (rc == -EACCES)
         return scx_raise(st->InvalidArgumentError, EACCES,
-                         "attribute %d value %lu conflicts with the "
-                         "filter's rules or default action", (int)attr,
+                         "attribute %s value %lu conflicts with the "
+                         "filter's rules or default action", attr_text,
                          (unsigned long)value);
     return scx_raise(st->InvalidArgumentError, -rc,
-                     "libseccomp rejected value %lu for attribute %d (%s)",
-                     (unsigned long)value, (int)attr, strerror(-rc));
+                     "libseccomp rejected value %lu for attribute %s (%s)",
+                     (unsigned long)value, attr_text, strerror(-rc));
 }
 
 static PyObject *
@@ -684,6 +719,9 @@ static PyMethodDef filter_methods[] = {
      METH_FASTCALL, NULL},
     {"_add_same", (PyCFunction)(void (*)(void))scx_filter_add_same,
      METH_FASTCALL, NULL},
+    {"_add_rules_plain",
+     (PyCFunction)(void (*)(void))scx_filter_add_rules_plain, METH_FASTCALL,
+     NULL},
     {"_export_pfc", (PyCFunction)scx_filter_export_pfc, METH_NOARGS, NULL},
     {"_export_bpf", (PyCFunction)scx_filter_export_bpf, METH_NOARGS, NULL},
     {"_export_fd", (PyCFunction)scx_filter_export_fd, METH_VARARGS, NULL},

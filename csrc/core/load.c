@@ -246,6 +246,32 @@ raise_state(scx_state *st, int state, const char *which)
                      "cannot merge: %s filter is closed", which);
 }
 
+/* Raise for an attribute that differs, showing actions by name. */
+static PyObject *
+raise_attr_differs(scx_state *st, const merge_result *result)
+{
+    enum scmp_filter_attr attr = filter_attrs[result->attr].attr;
+    char value_self[32], value_other[32];
+
+    if (attr == SCMP_FLTATR_ACT_DEFAULT || attr == SCMP_FLTATR_ACT_BADARCH) {
+        scx_format_action(result->value_self, value_self, sizeof(value_self));
+        scx_format_action(result->value_other, value_other,
+                          sizeof(value_other));
+    }
+    else {
+        snprintf(value_self, sizeof(value_self), "0x%x",
+                 (unsigned int)result->value_self);
+        snprintf(value_other, sizeof(value_other), "0x%x",
+                 (unsigned int)result->value_other);
+    }
+    return scx_raise(st->InvalidArgumentError, EINVAL,
+                     "cannot merge filters whose %s differs (%s in this "
+                     "filter, %s in the other); libseccomp would keep this "
+                     "filter's value, so make them equal first",
+                     filter_attrs[result->attr].name, value_self,
+                     value_other);
+}
+
 static PyObject *
 raise_merge_problem(scx_state *st, const merge_result *result)
 {
@@ -264,13 +290,7 @@ raise_merge_problem(scx_state *st, const merge_result *result)
                          "the merged filter would hold more than %d "
                          "architectures", SCX_MAX_ARCHES);
     case MERGE_ATTR:
-        return scx_raise(st->InvalidArgumentError, EINVAL,
-                         "cannot merge filters whose %s differs (0x%x in "
-                         "this filter, 0x%x in the other); libseccomp would "
-                         "keep this filter's value, so make them equal "
-                         "first", filter_attrs[result->attr].name,
-                         (unsigned int)result->value_self,
-                         (unsigned int)result->value_other);
+        return raise_attr_differs(st, result);
     case MERGE_MEMORY:
         return PyErr_NoMemory();
     default:

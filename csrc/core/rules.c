@@ -1046,8 +1046,8 @@ done:
 }
 
 /* Record an added batch in the rules as given, unless that record is off
- * (None): one (action, syscalls) entry, whose tuple of names stands for a
- * rule each. */
+ * (None).  The entry is (action, syscalls), one rule per name in the
+ * tuple. */
 static int
 record_same(scx_filter *self, PyObject *action, PyObject *syscalls)
 {
@@ -1127,6 +1127,177 @@ scx_filter_add_same(scx_filter *self, PyObject *const *args, Py_ssize_t nargs)
 
 done:
     PyMem_Free(batch);
+    if (added < 0)
+        return NULL;
+    return PyLong_FromSsize_t(added);
+}
+
+/* Whether an architecture of the filter reaches some syscalls through
+ * socketcall(2) or ipc(2), where the package checks argument rules
+ * itself. */
+static int
+has_multiplexer_arch(scx_filter *self)
+{
+    int i, found = 0;
+
+    scx_lock(self);
+    for (i = 0; i < self->narches && !found; i++) {
+        found = seccomp_syscall_resolve_name_arch(self->arches[i],
+                                                  "socketcall") >= 0
+                || seccomp_syscall_resolve_name_arch(self->arches[i],
+                                                     "ipc") >= 0;
+    }
+    scx_unlock(self);
+    return found;
+}
+
+/* The value of a seccompx.Action the kernel lists, as a new reference, or
+ * NULL without an exception for anything else. */
+static PyObject *
+plain_action(scx_state *st, const scx_defaults *d, PyObject *action)
+{
+    PyObject *value;
+    unsigned long raw;
+
+    if ((PyObject *)Py_TYPE(action) != d->action_type)
+        return NULL;
+    value = PyObject_GetAttr(action, st->str_value);
+    if (value == NULL || !PyLong_Check(value)) {
+        PyErr_Clear();
+        Py_XDECREF(value);
+        return NULL;
+    }
+    raw = PyLong_AsUnsignedLong(value);
+    if ((raw == (unsigned long)-1 && PyErr_Occurred()) || raw > 0xffffffffUL
+        || !scx_kind_listed(d, (uint32_t)raw)) {
+        PyErr_Clear();
+        Py_DECREF(value);
+        return NULL;
+    }
+    return value;
+}
+
+/*
+ * _add_rules_plain(rules, strict) -> int: add_rules() in one call for the
+ * common case: a list or tuple of (Action, name[, comparisons]) tuples,
+ * with actions the kernel lists, on a filter of architectures without
+ * socketcall(2) or ipc(2).  Returns NotImplemented, adding nothing, for
+ * anything else, which the package's general path checks and reports.
+ */
+PyObject *
+scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
+                           Py_ssize_t nargs)
+{
+    scx_state *st = scx_filter_state(self);
+    PyObject *items, *strict, **values = NULL, *entries = NULL;
+    pending_rule *batch = NULL;
+    scx_defaults d;
+    Py_ssize_t i, n, added = -1;
+    int loaded, mode, truth, comparisons = 0;
+
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError,
+                        "_add_rules_plain() takes rules and strict");
+        return NULL;
+    }
+    if (!PyList_CheckExact(args[0]) && !PyTuple_CheckExact(args[0]))
+        Py_RETURN_NOTIMPLEMENTED;
+    if (self->recorded == NULL || !PyList_CheckExact(self->recorded))
+        Py_RETURN_NOTIMPLEMENTED;
+    scx_lock(self);
+    loaded = self->loaded;
+    scx_unlock(self);
+    if (loaded)
+        Py_RETURN_NOTIMPLEMENTED;
+    scx_get_defaults(st, &d);
+    if (!d.ready)
+        Py_RETURN_NOTIMPLEMENTED;
+    strict = args[1] == Py_None ? self->strict : args[1];
+    truth = strict == NULL ? 0 : PyObject_IsTrue(strict);
+    if (truth < 0)
+        return NULL;
+    mode = truth ? SCX_MISSING_RAISE : SCX_MISSING_WARN;
+
+    /* A tuple copy, so that the items stay in place while Python code runs
+     * during parsing and warnings. */
+    items = PySequence_Tuple(args[0]);
+    if (items == NULL)
+        return NULL;
+    n = PyTuple_GET_SIZE(items);
+    for (i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(items, i);
+
+        if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) < 2
+            || PyTuple_GET_SIZE(item) > 3
+            || !PyUnicode_Check(PyTuple_GET_ITEM(item, 1)))
+            goto general;
+        if (PyTuple_GET_SIZE(item) == 3) {
+            PyObject *cmps = PyTuple_GET_ITEM(item, 2);
+
+            if (PyTuple_CheckExact(cmps))
+                comparisons |= PyTuple_GET_SIZE(cmps) > 0;
+            else if (PyList_CheckExact(cmps))
+                comparisons |= PyList_GET_SIZE(cmps) > 0;
+            else if (cmps != Py_None)
+                goto general;
+        }
+    }
+    if (comparisons && has_multiplexer_arch(self))
+        goto general;
+
+    values = PyMem_Calloc(n ? (size_t)n : 1, sizeof(PyObject *));
+    entries = PyList_New(n);
+    batch = PyMem_Calloc(n ? (size_t)n : 1, sizeof(pending_rule));
+    if (values == NULL || entries == NULL || batch == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(items, i), *entry;
+
+        values[i] = plain_action(st, &d, PyTuple_GET_ITEM(item, 0));
+        if (values[i] == NULL)
+            goto general;
+        entry = PyTuple_GET_SIZE(item) == 3
+                ? PyTuple_Pack(3, values[i], PyTuple_GET_ITEM(item, 1),
+                               PyTuple_GET_ITEM(item, 2))
+                : PyTuple_Pack(2, values[i], PyTuple_GET_ITEM(item, 1));
+        if (entry == NULL)
+            goto done;
+        PyList_SET_ITEM(entries, i, entry);
+    }
+    for (i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(items, i);
+
+        if (parse_rule(st, values[i], PyTuple_GET_ITEM(item, 1),
+                       PyTuple_GET_SIZE(item) == 3 ? PyTuple_GET_ITEM(item, 2)
+                                                   : NULL,
+                       0, &batch[i]) < 0)
+            goto done;
+    }
+    added = add_batch(self, batch, n, mode);
+    if (added >= 0) {
+        Py_ssize_t end = PyList_GET_SIZE(self->recorded);
+
+        if (PyList_SetSlice(self->recorded, end, end, entries) < 0)
+            added = -1;
+    }
+    goto done;
+
+general:
+    added = -2;
+
+done:
+    if (values != NULL) {
+        for (i = 0; i < n; i++)
+            Py_XDECREF(values[i]);
+        PyMem_Free(values);
+    }
+    Py_XDECREF(entries);
+    PyMem_Free(batch);
+    Py_DECREF(items);
+    if (added == -2)
+        Py_RETURN_NOTIMPLEMENTED;
     if (added < 0)
         return NULL;
     return PyLong_FromSsize_t(added);

@@ -5,13 +5,16 @@ Each subcommand lives in a module of this package that defines
 that takes the parsed arguments and returns the exit status.
 
 Exit status: 0 success, 1 the command ran and reports a failure or
-findings, 2 invalid usage or input (one line on stderr says what to fix).
+findings, 2 invalid usage or input (one line on stderr says what to fix),
+141 the reader closed standard output (128 + SIGPIPE, as a shell reports a
+command that SIGPIPE ended).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Any, List, NoReturn, Optional, Sequence, Tuple
 
@@ -26,6 +29,8 @@ COMMANDS = (
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+# 128 + SIGPIPE: the status a shell shows for a command killed by SIGPIPE.
+EXIT_BROKEN_PIPE = 141
 
 EXIT_STATUS_HELP = (
     "Exit status: 0 success, 1 failure or findings, 2 invalid usage or input."
@@ -89,6 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    try:
+        try:
+            return _run(argv)
+        finally:
+            # Flush here, also before argparse's SystemExit, so that a
+            # closed pipe is seen now and not at interpreter exit.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        return _stdout_closed()
+
+
+def _run(argv: Optional[List[str]]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
@@ -96,6 +113,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_USAGE
     try:
         return int(args.func(args))
+    except BrokenPipeError:
+        raise  # main() handles it; it is not an error of the command
+    except MemoryError:
+        print(
+            f"seccompx {args.command}: error: out of memory; the input may "
+            "be too large",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     except SeccompError as error:
         print(f"seccompx {args.command}: error: {error}", file=sys.stderr)
         # Errors about the input are also ValueErrors (InvalidArgumentError,
@@ -104,3 +130,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     except OSError as error:
         print(f"seccompx {args.command}: error: {error}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def _stdout_closed() -> int:
+    """Point stdout at /dev/null after the reader closed it; return 141.
+
+    Python flushes stdout again at exit, which would print "Exception
+    ignored" with a second BrokenPipeError.  The data still buffered goes
+    to /dev/null instead.
+    """
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return EXIT_BROKEN_PIPE  # not a real file, such as a test capture
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+    return EXIT_BROKEN_PIPE

@@ -12,7 +12,7 @@ import sys
 from typing import Any, Dict, List, Optional
 
 from .._filter import Filter
-from ..profile import CAPABILITIES, ProfileReport, parse_json
+from ..profile import CAPABILITIES, ProfileReport, parse_json, read_limited
 from ._text import printable
 
 
@@ -83,7 +83,7 @@ def load_profile(args: argparse.Namespace) -> Filter:
     """Build the filter that the parsed PROFILE and options describe."""
     source: Any = args.profile
     if source == "-":
-        source = parse_json(sys.stdin.buffer.read(), "<stdin>")
+        source = parse_json(read_limited(sys.stdin.buffer, "<stdin>"), "<stdin>")
     filter = Filter.from_profile(
         source,
         capabilities=parse_caps(args.caps),
