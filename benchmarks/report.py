@@ -440,19 +440,18 @@ def _sandbox(results: Dict[str, Any]) -> List[str]:
 
 
 def _heap_effect(results: Dict[str, Any]) -> List[str]:
-    """A table of the libseccomp module's times with and without seccompx
-    imported in its process, beside seccompx's own."""
+    """Return a table of the libseccomp module's times with and without
+    seccompx imported in its process, beside seccompx's own."""
     if _impl(results, "libseccomp-python-heap") is None:
         return []
     lines = [
-        "Which free chunks the heap holds depends on what the process "
-        "imported, so the same binding faults more after more imports. "
-        "The row *libseccomp Python module, seccompx imported* runs "
-        "libseccomp's module in a process that has also imported seccompx "
-        "(and uses nothing from it). Its difference from the plain row is "
-        "the cost of the imports' heap; its difference from seccompx is "
-        "the cost of the binding's own code. Build+load, median µs, and "
-        "page faults:",
+        "Imports leave a different heap behind, and the heap decides where "
+        "libseccomp's allocations land. The row *libseccomp Python module, "
+        "seccompx imported* runs libseccomp's module in a process that has "
+        "also imported seccompx and uses nothing from it, to separate the "
+        "two costs: its difference from the plain row is the share of "
+        "seccompx's imports, and its difference from seccompx is the share "
+        "of seccompx's own code. Build+load, median µs, and page faults:",
         "",
         "| policy | libseccomp module | libseccomp module, seccompx imported "
         "| seccompx |",

@@ -1,9 +1,9 @@
 """Fuzz target for seccompx._core and seccompx.Filter.
 
 Each input is decoded into a short program of calls on one filter: rules,
-batches, architectures, attributes, priorities, merges, exports, resets
-and closes, with arguments drawn from valid values, boundary values and
-junk.  Filters are never loaded, so the fuzzing process stays unfiltered.
+batches, the one-call paths, architectures, attributes, priorities,
+merges, exports, resets and closes, with arguments drawn from valid
+values, boundary values and junk.  Filters are never loaded, so the fuzzing process stays unfiltered.
 A call may raise SeccompError or TypeError; any other exception, and any
 crash of the interpreter, is a finding.
 
@@ -38,6 +38,13 @@ NAMES = [
     "x" * 70, "nosuchcall",
 ]
 ARCHES = [int(arch) for arch in Arch] + [0x1234, 2**32 + 3]
+# Action objects and other values for the one-call paths, which read an
+# Action's value themselves.
+ACTION_OBJECTS = [
+    seccompx.ALLOW, seccompx.KILL_PROCESS, seccompx.ERRNO(1), seccompx.TRAP,
+    seccompx.NOTIFY, seccompx.TRACE(3), seccompx.ALLOW.value, None,
+]
+RECORDS = [[], None, (), "x", [(1, "read")]]
 
 
 class Reader:
@@ -155,6 +162,22 @@ def _operations(context: Any, reader: Reader) -> List[Callable[[], Any]]:
                  context._arch_tokens),
         lambda: _core.resolve_name(r.syscall(), r.arch()),
         lambda: _core.resolve_number(r.number(), r.arch()),
+        lambda: context._add_same(
+            r.action(), tuple(r.syscall() for _ in range(r.byte() % 5)),
+            r.pick([None, True, False, r.junk()])),
+        lambda: context._add_rules_plain(
+            r.maybe_junk(lambda: [
+                (r.pick(ACTION_OBJECTS), r.syscall(), r.comparisons())[: 2 + r.byte() % 2]
+                for _ in range(r.byte() % 5)
+            ]),
+            r.pick([None, True, False])),
+        lambda: setattr(context, "_rules", r.pick(RECORDS)),
+        lambda: setattr(context, "strict", r.pick([True, False, None, r.junk()])),
+        lambda: _core.Context.__new__(_core.Context)._init_default(
+            r.pick(ACTION_OBJECTS), seccompx.actions_available(),
+            r.pick([None, 1, 2, 3, r.junk()])),
+        lambda: context._init_default(
+            r.pick(ACTION_OBJECTS), seccompx.actions_available(), None),
     ]
 
 

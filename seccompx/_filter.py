@@ -343,10 +343,9 @@ class Filter(_core.Context):
             and tsync is None
             and log is False
             and ssb is False
-            and optimize is None
             and arches is None
             and strict is False
-            and self._init_default(default, actions_available())
+            and self._init_default(default, actions_available(), optimize)
         ):
             # The default settings, set by one call into the extension:
             # in a freshly forked child every Python function touched
@@ -740,6 +739,11 @@ class Filter(_core.Context):
             )
         if attr is Attr.BAD_ARCH_ACTION:
             value = _action_value(value)
+        elif attr is Attr.OPTIMIZE:
+            # libseccomp answers EOPNOTSUPP for a level it lacks, which
+            # would read as a missing feature rather than a bad value.
+            self.optimize = value
+            return
         self._check_not_loaded()
         self._set_attr(int(attr), value)
 
@@ -786,6 +790,7 @@ class Filter(_core.Context):
                 f"optimize level {level!r} is invalid: use 1 (priority "
                 "order) or 2 (binary tree)"
             )
+        self._check_not_loaded()
         self._set_attr(int(Attr.OPTIMIZE), level)
 
     # Whole-filter operations ----------------------------------------------

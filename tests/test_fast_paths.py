@@ -2,8 +2,9 @@
 
 Filter with every keyword at its default, allow() and deny() of names, and
 load() of a filter without NOTIFY actions each run as a single call into
-the extension.  These tests check that those calls build exactly the
-filter the general path builds, and that they hand every other case to it.
+the extension, and so does add_rules() of (Action, name[, comparisons])
+tuples.  These tests check that those calls build exactly the filter the
+general path builds, and that they hand every other case to it.
 """
 
 from __future__ import annotations
@@ -34,19 +35,21 @@ def general(default: seccompx.Action) -> Filter:
 
 
 @pytest.mark.parametrize("default", [KILL_PROCESS, ERRNO(1), ALLOW, seccompx.TRAP])
-def test_default_constructor_matches_general_path(default):
+def test_default_filter_matches_general(default):
     Filter(default).close()  # records the defaults if nothing did yet
     fast, slow = Filter(default), general(default)
     assert fast.__dict__ == {}, "the one-call path should need no instance dict"
     assert attrs(fast) == attrs(slow)
-    assert fast.strict is False and slow.strict is False
-    assert fast._rules == [] and slow._rules == []
+    assert fast.strict is False
+    assert slow.strict is False
+    assert fast._rules == []
+    assert slow._rules == []
     assert fast.profile_report is None
     fast.close()
     slow.close()
 
 
-def test_allow_and_deny_build_the_same_program():
+def test_allow_deny_same_program():
     names = ("read", "write", "close", "fstat", "exit_group")
     fast = Filter(ERRNO(errno.EACCES))
     fast.allow(*names)
@@ -60,7 +63,7 @@ def test_allow_and_deny_build_the_same_program():
     assert fast.to_profile()["syscalls"] == slow.to_profile()["syscalls"]
 
 
-def test_allow_of_numbers_takes_the_checked_path():
+def test_allow_numbers_general_path():
     f = Filter(ERRNO(1))
     number = seccompx.resolve_syscall("getpid")
     assert f.allow(number, "getppid") == 2
@@ -70,7 +73,7 @@ def test_allow_of_numbers_takes_the_checked_path():
     f.export_bpf()
 
 
-def test_strict_filter_raises_in_one_call_path():
+def test_strict_filter_raises():
     f = Filter(ERRNO(1), strict=True)
     f.allow("read")
     with pytest.raises(seccompx.UnknownSyscallError):
@@ -211,3 +214,25 @@ def test_add_rules_failure_adds_nothing():
         f.add_rules([(ALLOW, "read"), (ERRNO(1), "write")])  # the default action
     assert f.rule_count == 0
     f.close()
+
+
+@pytest.mark.parametrize("level", [1, 2])
+def test_optimize_level_matches_general_path(level):
+    fast = Filter(KILL_PROCESS, optimize=level)
+    slow = Filter(KILL_PROCESS, optimize=level, arches=[Arch.native()])
+    assert fast.optimize == level
+    assert attrs(fast) == attrs(slow)
+    for f in (fast, slow):
+        f.allow(*("read", "write", "close", "fstat", "lseek", "exit_group"))
+    assert fast.export_bpf() == slow.export_bpf()
+
+
+@pytest.mark.parametrize("level", [0, 3, True, "2"])
+def test_invalid_optimize_still_rejected(level):
+    with pytest.raises(seccompx.InvalidArgumentError, match="optimize level"):
+        Filter(KILL_PROCESS, optimize=level)
+
+
+def test_float_optimize_is_type_error():
+    with pytest.raises(TypeError, match="2.0"):
+        Filter(KILL_PROCESS, optimize=2.0)

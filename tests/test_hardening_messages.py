@@ -301,3 +301,15 @@ ATTR_CASES: List[Case] = [
 @pytest.mark.parametrize("name,call,error,texts", ATTR_CASES, ids=_ids(ATTR_CASES))
 def test_attribute_input_rejected(name, call, error, texts):
     _check(call, error, texts)
+
+
+@pytest.mark.parametrize("level", [0, 3, 7, -1])
+def test_set_attr_optimize_invalid_level(level: int) -> None:
+    f = Filter(ALLOW)
+    with pytest.raises(seccompx.InvalidArgumentError) as info:
+        f.set_attr(seccompx.Attr.OPTIMIZE, level)
+    assert f"optimize level {level}" in str(info.value)
+    assert "use 1" in str(info.value)
+    f.set_attr(seccompx.Attr.OPTIMIZE, 2)
+    assert f.optimize == 2
+    f.close()

@@ -293,7 +293,7 @@ scx_kind_listed(const scx_defaults *d, uint32_t action)
 /* With the filter's lock held: a context with the secure defaults, or
  * NULL. */
 static scmp_filter_ctx
-secure_context(uint32_t action, const scx_defaults *d)
+secure_context(uint32_t action, const scx_defaults *d, long optimize)
 {
     scmp_filter_ctx ctx = seccomp_init(action);
 
@@ -301,7 +301,10 @@ secure_context(uint32_t action, const scx_defaults *d)
         return NULL;
     if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, d->bad_arch) < 0
         || seccomp_attr_set(ctx, SCMP_FLTATR_API_SYSRAWRC, 1) < 0
-        || (d->tsync && seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) < 0)) {
+        || (d->tsync && seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) < 0)
+        || (optimize != 0
+            && seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE,
+                                (uint32_t)optimize) < 0)) {
         seccomp_release(ctx);
         return NULL;
     }
@@ -319,8 +322,9 @@ set_member(PyObject **slot, PyObject *value)
 }
 
 /*
- * _init_default(action, available) -> bool: initialise the filter as
- * Filter(action) does with every keyword at its default, in one call.
+ * _init_default(action, available, optimize) -> bool: initialise the
+ * filter as Filter(action, optimize=optimize) does with every other
+ * keyword at its default, in one call.  optimize is None, 1 or 2.
  * It returns False and changes nothing in three cases: the defaults were
  * not recorded for this API level and list of kernel actions, action is
  * not a seccompx.Action the kernel lists, or a call fails.  The caller
@@ -333,13 +337,24 @@ filter_init_default(scx_filter *self, PyObject *const *args, Py_ssize_t nargs)
     scx_defaults d;
     PyObject *value_obj, *recorded;
     unsigned long value;
+    long optimize = 0;
     scmp_filter_ctx ctx = NULL;
 
-    if (nargs != 2) {
+    if (nargs != 3) {
         PyErr_SetString(PyExc_TypeError,
-                        "_init_default() takes an action and a value of "
-                        "actions_available()");
+                        "_init_default() takes an action, a value of "
+                        "actions_available() and an optimize level");
         return NULL;
+    }
+    if (args[2] != Py_None) {
+        /* Other values take the general path, which explains them. */
+        if (!PyLong_CheckExact(args[2]))
+            Py_RETURN_FALSE;
+        optimize = PyLong_AsLong(args[2]);
+        if (optimize != 1 && optimize != 2) {
+            PyErr_Clear();
+            Py_RETURN_FALSE;
+        }
     }
     scx_get_defaults(st, &d);
     /* Identity is enough: the objects stay referenced by the module state
@@ -368,7 +383,7 @@ filter_init_default(scx_filter *self, PyObject *const *args, Py_ssize_t nargs)
 
     scx_lock(self);
     if (self->state == SCX_STATE_NEW) {
-        ctx = secure_context((uint32_t)value, &d);
+        ctx = secure_context((uint32_t)value, &d, optimize);
         if (ctx != NULL) {
             self->ctx = ctx;
             self->state = SCX_STATE_OPEN;
