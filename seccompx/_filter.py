@@ -188,6 +188,16 @@ def resolve_syscall(name: str, arch: Union[Arch, str, int, None] = None) -> int:
         raise TypeError(f"syscall name must be str, not {type(name).__name__}")
     number = _core.resolve_name(name, int(token))
     if number < 0:
+        multiplexer = _MULTIPLEXER.get(name)
+        if multiplexer is not None and _core.resolve_name(multiplexer, int(token)) >= 0:
+            raise UnknownSyscallError(
+                f"syscall {name!r} has no number of its own on {token} in "
+                f"this libseccomp: it is reached through {multiplexer}(2); "
+                f"use {multiplexer!r}, or the number of the direct syscall "
+                "where the kernel has one",
+                syscall=name,
+                arch=token,
+            )
         raise UnknownSyscallError(
             f"syscall {name!r} does not exist on {token}",
             syscall=name,

@@ -203,6 +203,11 @@ def syscall_table(token: int) -> Dict[str, int]:
 def _arch_tokens(arches: Optional[Iterable[Union[Arch, str, int]]]) -> Tuple[int, ...]:
     if arches is None:
         return (int(Arch.native()),)
+    if isinstance(arches, (str, bytes, int)):
+        raise InvalidArgumentError(
+            f"arches must be a list of architectures, not {arches!r}; "
+            f"write [{arches!r}]"
+        )
     tokens = []
     for arch in arches:
         token = Arch.parse(arch)

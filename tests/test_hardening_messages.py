@@ -313,3 +313,45 @@ def test_set_attr_optimize_invalid_level(level: int) -> None:
     f.set_attr(seccompx.Attr.OPTIMIZE, 2)
     assert f.optimize == 2
     f.close()
+
+
+def test_multiplexed_name_explained_on_x86() -> None:
+    if seccompx._core.resolve_name("socketcall", int(seccompx.Arch.X86)) < 0:
+        pytest.skip("this libseccomp has no socketcall on x86")
+    try:
+        number = seccompx.resolve_syscall("socket", "x86")
+    except seccompx.UnknownSyscallError as error:
+        message = str(error)
+        assert "'socket'" in message
+        assert "socketcall(2)" in message
+        assert error.syscall == "socket"
+        return
+    assert number > 0  # a libseccomp that maps socket to its direct number
+
+
+@pytest.mark.parametrize("arches", ["x86", b"x86", 3])
+def test_group_available_rejects_single_arch(arches: object) -> None:
+    with pytest.raises(seccompx.InvalidArgumentError) as info:
+        seccompx.groups.available("@network-io", arches)  # type: ignore[arg-type]
+    assert repr(arches) in str(info.value)
+    assert "list of architectures" in str(info.value)
+
+
+def _replace_sigsys_handler() -> int:
+    import signal
+
+    signal.signal(signal.SIGSYS, signal.SIG_IGN)
+    return 1
+
+
+def test_sandbox_guard_names_itself() -> None:
+    from seccompx import sandbox
+
+    with pytest.raises(seccompx.SandboxViolation) as info:
+        sandbox.run(_replace_sigsys_handler, filter=Filter(ALLOW))
+    message = str(info.value)
+    assert "rt_sigaction(SIGSYS" in message
+    assert "report='kill'" in message
+    assert info.value.syscall == "rt_sigaction"
+    # With report="kill" the sandbox installs no handler to protect.
+    assert sandbox.run(_replace_sigsys_handler, filter=Filter(ALLOW), report="kill") == 1

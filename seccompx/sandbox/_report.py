@@ -20,6 +20,7 @@ from .._errors import (
     SandboxViolation,
     UnknownSyscallError,
 )
+from .._bpfcode import is_allowing
 from .._filter import syscall_name
 from .._types import Arch
 from ._program import _describe_action, _Prepared
@@ -79,11 +80,25 @@ def _violation_from_record(
     )
     shown_args = ", ".join(f"{value:#x}" for value in args) or "unknown"
     called = f"{name} ({number})" if name else f"syscall {number}"
-    message = (
-        f"{child_name} called {called} on {arch} with arguments "
-        f"({shown_args}) while {stage}; the filter returns "
-        f"{_describe_action(action)} for it"
-    )
+    if (
+        name == "rt_sigaction"
+        and args[:1] == (int(signal.SIGSYS),)
+        and is_allowing(action)
+    ):
+        # The sandbox's own guard trapped it, not the user's filter.
+        message = (
+            f"{child_name} called rt_sigaction(SIGSYS, ...) on {arch} while "
+            f"{stage}; the filter allows it, but with report='trap' the "
+            "sandbox traps every change to the SIGSYS handler, because its "
+            "own handler reports violations; use report='kill' to let the "
+            "callable install a SIGSYS handler"
+        )
+    else:
+        message = (
+            f"{child_name} called {called} on {arch} with arguments "
+            f"({shown_args}) while {stage}; the filter returns "
+            f"{_describe_action(action)} for it"
+        )
     if record["count"] > 1:
         message += f" ({record['count']} SIGSYS signals arrived in all)"
     violation = SandboxViolation(
