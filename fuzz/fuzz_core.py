@@ -170,7 +170,8 @@ def _operations(context: Any, reader: Reader) -> List[Callable[[], Any]]:
                 (r.pick(ACTION_OBJECTS), r.syscall(), r.comparisons())[: 2 + r.byte() % 2]
                 for _ in range(r.byte() % 5)
             ]),
-            r.pick([None, True, False])),
+            r.pick([None, True, False]),
+            r.pick([seccompx.actions_available(), None, frozenset()])),
         lambda: setattr(context, "_rules", r.pick(RECORDS)),
         lambda: setattr(context, "strict", r.pick([True, False, None, r.junk()])),
         lambda: _core.Context.__new__(_core.Context)._init_default(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
 
 from . import _bpf
 from . import _bpfcode as code
+from ._actions import ActionKind
 from ._bpfcode import Facts, Flow
 from ._errors import ProgramError, SeccompError
 from ._types import Arch
@@ -84,6 +85,31 @@ _PROBE_SYSCALLS = (
     "pause",
 )
 _PROBES_PER_ARCH = 3
+
+# Exit statuses that check_exit passes to exit_group: success, the usual
+# failure and the highest status, so that a rule allowing only some
+# statuses (such as only 0) is reported.
+_EXIT_PROBE_STATUSES = (0, 1, 255)
+
+# The consequence, for the exit-blocked message, of each action that
+# exit_group can get instead of running.  ALLOW and LOG are missing because
+# they let exit_group run, and effective_action() maps unknown kinds to
+# KILL_PROCESS, as the kernel does.
+_EXIT_CONSEQUENCES: Dict[ActionKind, str] = {
+    # glibc's _exit() (2.36) calls exit_group, then exit, then faults.
+    ActionKind.ERRNO: "exit_group fails, so glibc's _exit() calls exit, which "
+    "ends only the calling thread, and faults (SIGSEGV on x86) if exit fails "
+    "too",
+    ActionKind.KILL_PROCESS: "the kernel kills the process with SIGSYS "
+    "instead of letting it exit",
+    ActionKind.KILL_THREAD: "the kernel kills the calling thread with SIGSYS "
+    "instead of letting the process exit",
+    ActionKind.TRAP: "the process gets SIGSYS instead of exiting",
+    ActionKind.TRACE: "whether the process exits depends on its tracer, and "
+    "without a tracer exit_group fails with ENOSYS",
+    ActionKind.NOTIFY: "whether the process exits depends on its "
+    "supervisor, and without one exit_group fails with ENOSYS",
+}
 
 
 @dataclass(frozen=True)
@@ -275,15 +301,20 @@ class _Auditor:
                 nr = resolve_syscall("exit_group", arch)
             except SeccompError:
                 continue
-            value, index = self.run(raw, nr, token)
-            if not code.is_allowing(value):
+            for status in _EXIT_PROBE_STATUSES:
+                value, index = self.run(raw, nr, token, status)
+                if code.is_allowing(value):
+                    continue
+                kind = code.effective_action(value).kind
+                consequence = _EXIT_CONSEQUENCES[kind]
                 self.add(
                     LOW,
                     "exit-blocked",
-                    f"exit_group on {arch} reaches {code.action_name(value)}, "
-                    "so a process under the filter cannot end normally: "
-                    "with ERRNO, glibc's _exit() falls through to a fault "
-                    "(SIGSEGV); allow exit_group and exit",
+                    f"exit_group({status}) on {arch} reaches "
+                    f"{code.action_name(value)}, so a process under the "
+                    f"filter cannot exit normally with status {status}: "
+                    f"{consequence}; "
+                    "allow exit_group and exit for every status",
                     index,
                 )
                 return

@@ -1,6 +1,8 @@
 """Type stub for the seccompx._bpf extension module (csrc/bpf/)."""
 
-from typing import List, Tuple
+from typing import List, Optional, Tuple
+
+from typing_extensions import disjoint_base
 
 MAX_INSNS: int
 MEMWORDS: int
@@ -14,6 +16,22 @@ FLAG_WAIT_KILLABLE_RECV: int
 STAGE_NO_NEW_PRIVS: int
 STAGE_SECCOMP: int
 STAGE_TSYNC: int
+
+@disjoint_base
+class ProgramBase:
+    """The C part of seccompx.Program; use that class."""
+
+    _data: bytes
+    def load(
+        self,
+        *,
+        tsync: bool = ...,
+        log: bool = ...,
+        spec_allow: bool = ...,
+        new_listener: bool = ...,
+        wait_killable_recv: bool = ...,
+        no_new_privs: bool = ...,
+    ) -> Optional[int]: ...
 
 def check(program: bytes) -> None: ...
 def run(

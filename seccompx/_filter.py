@@ -153,6 +153,20 @@ def _action_value(action: ActionLike) -> int:
     return value
 
 
+def _bad_arch_value(action: ActionLike) -> int:
+    """Return the raw value of a bad-architecture action, which may not be
+    NOTIFY."""
+    value = _action_value(action)
+    if value & _RET_ACTION_FULL == _NOTIFY:
+        raise InvalidArgumentError(
+            "bad_arch=NOTIFY is invalid: libseccomp loads such a filter "
+            "without a listener, so the kernel fails every syscall from "
+            "another architecture with ENOSYS instead of stopping it; use "
+            "KILL_PROCESS, KILL_THREAD, TRAP, ERRNO(n) or LOG"
+        )
+    return value
+
+
 def libseccomp_version() -> Tuple[int, int, int]:
     """The version of the libseccomp the process is running."""
     return _core.runtime_version()
@@ -240,6 +254,16 @@ def _secure_bad_arch_action() -> int:
 # libseccomp's attribute numbers as plain ints, for Filter's hot path.
 _ATTR_DEFAULT_ACTION = int(Attr.DEFAULT_ACTION)
 _ALLOW_VALUE = ALLOW.value
+# The attributes Filter.reset() keeps.
+_KEPT_BY_RESET = (
+    Attr.BAD_ARCH_ACTION,
+    Attr.NO_NEW_PRIVS,
+    Attr.TSYNC,
+    Attr.LOG,
+    Attr.SSB,
+    Attr.OPTIMIZE,
+    Attr.RAW_RC,
+)
 _defaults_cache: Optional[Tuple[int, object, int, bool]] = None
 
 
@@ -389,7 +413,7 @@ class Filter(_core.Context):
         # What from_profile() did with its profile.
         self.profile_report: Optional[ProfileReport] = None
         bad_arch_value = (
-            secure_bad_arch if bad_arch is KILL_PROCESS else _action_value(bad_arch)
+            secure_bad_arch if bad_arch is KILL_PROCESS else _bad_arch_value(bad_arch)
         )
         self._set_attr(Attr.BAD_ARCH_ACTION, bad_arch_value)
         self._set_attr(Attr.NO_NEW_PRIVS, int(bool(no_new_privs)))
@@ -486,11 +510,13 @@ class Filter(_core.Context):
         """
         # The extension adds a list or tuple of (Action, name[,
         # comparisons]) tuples in one call, and hands back anything else.
-        added = self._add_rules_plain(rules, strict)
+        added = self._add_rules_plain(
+            rules, self.strict if strict is None else strict, actions_available()
+        )
         if added is not NotImplemented:
             return added  # type: ignore[no-any-return]
         checked: Dict[Any, int] = {}
-        batch = []
+        batch: List[Tuple[Any, ...]] = []
         try:
             items = iter(rules)
         except TypeError:
@@ -545,14 +571,15 @@ class Filter(_core.Context):
                     value = checked[action] = _action_value(action)
             else:
                 value = _action_value(action)
-            batch.append((value,) + tuple(rule[1:]))
+            if len(rule) == 3 and rule[2] is not None:
+                # A copy: the record must not follow later changes to the
+                # caller's list, and a generator can be read only once.
+                batch.append((value, rule[1], tuple(rule[2])))
+            else:
+                batch.append((value,) + tuple(rule[1:]))
         self._check_not_loaded()
         for item in batch:
-            self._check_rule(
-                item[1],  # type: ignore[arg-type]
-                item[2] if len(item) == 3 else (),  # type: ignore[arg-type]
-                strict,
-            )
+            self._check_rule(item[1], item[2] if len(item) == 3 else (), strict)
         added = self._add_rules(batch, missing=self._missing_mode(strict))
         self._record_rules(batch)
         return added
@@ -561,7 +588,9 @@ class Filter(_core.Context):
         """Allow each of ``syscalls``, in one call to the extension."""
         # Every kernel with seccomp filters has ALLOW, so its value needs no
         # check against the kernel's list.
-        added = self._add_same(_ALLOW_VALUE, syscalls, strict)
+        added = self._add_same(
+            _ALLOW_VALUE, syscalls, self.strict if strict is None else strict
+        )
         if added is NotImplemented:
             return self._add_checked(_ALLOW_VALUE, syscalls, strict)
         return added  # type: ignore[no-any-return]
@@ -574,7 +603,7 @@ class Filter(_core.Context):
     ) -> int:
         """Apply ``action`` (by default ``ERRNO(EPERM)``) to each syscall."""
         value = _action_value(action)
-        added = self._add_same(value, syscalls, strict)
+        added = self._add_same(value, syscalls, self.strict if strict is None else strict)
         if added is NotImplemented:
             return self._add_checked(value, syscalls, strict)
         return added  # type: ignore[no-any-return]
@@ -748,7 +777,7 @@ class Filter(_core.Context):
                 "use reset(default) or build a new Filter"
             )
         if attr is Attr.BAD_ARCH_ACTION:
-            value = _action_value(value)
+            value = _bad_arch_value(value)
         elif attr is Attr.OPTIMIZE:
             # libseccomp answers EOPNOTSUPP for a level it lacks, which
             # would read as a missing feature rather than a bad value.
@@ -769,7 +798,7 @@ class Filter(_core.Context):
 
     @bad_arch_action.setter
     def bad_arch_action(self, action: ActionLike) -> None:
-        self._set_attr(int(Attr.BAD_ARCH_ACTION), _action_value(action))
+        self._set_attr(int(Attr.BAD_ARCH_ACTION), _bad_arch_value(action))
 
     no_new_privs = _flag_property(
         Attr.NO_NEW_PRIVS, "Set PR_SET_NO_NEW_PRIVS when loading."
@@ -824,21 +853,23 @@ class Filter(_core.Context):
         """Remove every rule and extra architecture.
 
         The default action becomes ``default``, or stays as it is when None.
-        Attributes return to libseccomp's defaults, so seccompx sets its
-        secure ones again.
+        Every other attribute (bad_arch, no_new_privs, tsync, log, ssb,
+        optimize, raw_rc) keeps its value, and so does ``strict``.
         """
         value = (
             self.get_attr(Attr.DEFAULT_ACTION)
             if default is None
             else _action_value(default)
         )
-        tsync = self.tsync
+        # libseccomp's reset returns every attribute to its own default, so
+        # the filter's settings are read first and set again after it.
+        kept = [(attr, self.get_attr(attr)) for attr in _KEPT_BY_RESET]
         self._reset(value)
         self._rules = []
-        self._set_attr(int(Attr.BAD_ARCH_ACTION), _secure_bad_arch_action())
-        self._set_attr(int(Attr.RAW_RC), 1)
-        if tsync:
-            self._set_attr(int(Attr.TSYNC), 1)
+        self.profile_report = None
+        for attr, setting in kept:
+            if self._get_attr(int(attr)) != setting:
+                self._set_attr(int(attr), setting)
 
     def load(self) -> None:
         """Load the filter into the kernel for this process.

@@ -757,8 +757,9 @@ def sample_in_children(
 
 
 def _sample_once(body: Callable[[], Sequence[int]], timeout: float) -> Tuple[int, ...]:
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:  # None when the process started without it
+            stream.flush()
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:

@@ -203,10 +203,23 @@ def read_file(path: Union[str, "os.PathLike[str]"]) -> Any:
 def read_limited(file: BinaryIO, label: str) -> bytes:
     """Read a binary file to its end; raise ProfileError past the limit.
 
-    Reads at most MAX_PROFILE_BYTES + 1 bytes.  ``label`` names the source
-    in the message.
+    Reads at most MAX_PROFILE_BYTES + 1 bytes, in a loop because a pipe or
+    raw file may return fewer bytes than requested before its end.  A
+    non-blocking file that has no data before its end raises ProfileError,
+    because a part of a profile is not the profile.  ``label`` names the
+    source in the message.
     """
-    data = file.read(MAX_PROFILE_BYTES + 1)
+    chunks: List[bytes] = []
+    total = 0
+    while total <= MAX_PROFILE_BYTES:
+        chunk = file.read(MAX_PROFILE_BYTES + 1 - total)
+        if chunk is None:
+            raise ProfileError(_no_data_message(label, total))
+        if not chunk:
+            break
+        chunks.append(bytes(chunk))
+        total += len(chunks[-1])
+    data = b"".join(chunks)
     if len(data) > MAX_PROFILE_BYTES:
         raise ProfileError(
             f"profile {label} is over the limit of {MAX_PROFILE_BYTES} bytes "
@@ -214,6 +227,18 @@ def read_limited(file: BinaryIO, label: str) -> bytes:
             "is far smaller, so check that this is the right file"
         )
     return data
+
+
+def _no_data_message(label: str, total: int) -> str:
+    """Describe a non-blocking read that returned None after total bytes."""
+    if total:
+        state = f"had no more data after {total} bytes, before end of file"
+    else:
+        state = "had no data yet"
+    return (
+        f"cannot read profile {label}: the file is non-blocking and {state}; "
+        "pass a blocking file, or wait until the writer has closed it"
+    )
 
 
 # Rule sets ----------------------------------------------------------------
@@ -486,6 +511,13 @@ def _find_failing_rule(
 
 def dump(filter: "Filter") -> Dict[str, Any]:
     """Return ``filter`` as an OCI seccomp profile (a JSON-ready dict)."""
+    if filter.closed:
+        raise FilterStateError(
+            "cannot write a profile for a closed or uninitialised filter; "
+            "build the filter with seccompx.Filter(default) and write it "
+            "before close()",
+            _errno.EBADF,
+        )
     recorded = filter._rules
     if recorded is None:
         raise FilterStateError(

@@ -15,9 +15,11 @@ syscall names given to :meth:`Program.simulate`.
 from __future__ import annotations
 
 import errno as _errno
+import io
 import os
 from collections import abc as _abc
 from typing import (
+    TYPE_CHECKING,
     BinaryIO,
     Callable,
     Iterable,
@@ -63,14 +65,6 @@ MAX_PROGRAM_BYTES = MAX_INSTRUCTIONS * 8
 # Kernel limit on all filters stacked on a task, counting 4 extra
 # instructions per filter (MAX_INSNS_PER_PATH in kernel/seccomp.c).
 MAX_STACKED_INSTRUCTIONS = 32768
-# seccomp(2) flags, bound once so that Program.load looks nothing up.
-_FLAG_TSYNC = _bpf.FLAG_TSYNC
-_FLAG_LOG = _bpf.FLAG_LOG
-_FLAG_SPEC_ALLOW = _bpf.FLAG_SPEC_ALLOW
-_FLAG_NEW_LISTENER = _bpf.FLAG_NEW_LISTENER
-_FLAG_TSYNC_ESRCH = _bpf.FLAG_TSYNC_ESRCH
-_FLAG_WAIT_KILLABLE_RECV = _bpf.FLAG_WAIT_KILLABLE_RECV
-_install = _bpf.load
 # __AUDIT_ARCH_64BIT: set in the tokens of 64-bit architectures.
 _ARCH_64BIT = 0x80000000
 _U64_MAX = 2**64 - 1
@@ -91,7 +85,7 @@ class RawResult(NamedTuple):
         return code.effective_action(self.value)
 
 
-class Program:
+class Program(_bpf.ProgramBase):
     """The BPF instructions of a seccomp filter, as an immutable value.
 
     ``data`` is the program in kernel format: an array of ``struct
@@ -105,7 +99,8 @@ class Program:
     and :meth:`simulate` and :meth:`load` reject such programs.
     """
 
-    __slots__ = ("_data", "_given_arches", "_found_arches", "_flow")
+    # _data, the program's bytes, is a member of the base type.
+    __slots__ = ("_given_arches", "_found_arches", "_flow")
     _data: bytes
     _given_arches: Optional[Tuple[Arch, ...]]
     _found_arches: Optional[Tuple[Arch, ...]]
@@ -136,7 +131,9 @@ class Program:
         ``bytes(program)`` and ``seccompx dump --output``.  ``source`` is a
         path, a file object opened in binary mode, or a file descriptor.
         A file object or descriptor is read from its current position to
-        the end of the file and stays open.
+        the end of the file and stays open.  A non-blocking file that has
+        no data before its end raises InvalidArgumentError, also when some
+        data arrived first: a part of a program is a different program.
         """
         data, label = _read_source(source)
         try:
@@ -222,68 +219,45 @@ class Program:
 
     # Loading ---------------------------------------------------------------
 
-    def load(
-        self,
-        *,
-        tsync: bool = True,
-        log: bool = False,
-        spec_allow: bool = False,
-        new_listener: bool = False,
-        wait_killable_recv: bool = False,
-        no_new_privs: bool = True,
-    ) -> Optional[int]:
-        """Install the program as a seccomp filter of the calling process.
+    # load() is the base type's, written in C: a Python method would run in
+    # a frame of its own, whose objects cost page faults in the freshly
+    # forked child that usually loads a precompiled program.  This
+    # definition documents it for type checkers and the documentation.
+    if TYPE_CHECKING:
 
-        One call into the extension sets PR_SET_NO_NEW_PRIVS (when
-        ``no_new_privs`` is true) and calls seccomp(SECCOMP_SET_MODE_FILTER)
-        with the flags chosen:
+        def load(
+            self,
+            *,
+            tsync: bool = True,
+            log: bool = False,
+            spec_allow: bool = False,
+            new_listener: bool = False,
+            wait_killable_recv: bool = False,
+            no_new_privs: bool = True,
+        ) -> Optional[int]:
+            """Install the program as a seccomp filter of the calling process.
 
-        * ``tsync``: install on every thread of the process (TSYNC).
-        * ``log``: log every action except ALLOW (LOG).
-        * ``spec_allow``: keep speculative store bypass mitigation off
-          (SPEC_ALLOW).
-        * ``new_listener``: create a user-notification listener and return
-          its file descriptor (NEW_LISTENER).  With ``tsync`` this also
-          sets TSYNC_ESRCH, which the kernel requires for the pair.
-        * ``wait_killable_recv``: notified tasks wait killably
-          (WAIT_KILLABLE_RECV, Linux 5.19+), only with ``new_listener``.
+            One call into the extension sets PR_SET_NO_NEW_PRIVS (when
+            ``no_new_privs`` is true) and calls seccomp(SECCOMP_SET_MODE_FILTER)
+            with the flags chosen:
 
-        Every keyword takes only True or False; any other value raises
-        TypeError before anything is loaded.
-        Returns the listener descriptor with ``new_listener``, else None.
-        Raises LoadError with a ``reason`` when the kernel rejects it.
-        Loading cannot be undone.
-        """
-        # Identity checks: no allocation on the benchmarked success path.
-        if (
-            (tsync is not True and tsync is not False)
-            or (log is not True and log is not False)
-            or (spec_allow is not True and spec_allow is not False)
-            or (new_listener is not True and new_listener is not False)
-            or (wait_killable_recv is not True and wait_killable_recv is not False)
-            or (no_new_privs is not True and no_new_privs is not False)
-        ):
-            raise _flag_type_error(
-                ("tsync", tsync),
-                ("log", log),
-                ("spec_allow", spec_allow),
-                ("new_listener", new_listener),
-                ("wait_killable_recv", wait_killable_recv),
-                ("no_new_privs", no_new_privs),
-            )
-        flags = _FLAG_TSYNC if tsync else 0
-        if log:
-            flags |= _FLAG_LOG
-        if spec_allow:
-            flags |= _FLAG_SPEC_ALLOW
-        if new_listener:
-            flags |= _FLAG_NEW_LISTENER
-            if tsync:
-                flags |= _FLAG_TSYNC_ESRCH
-        if wait_killable_recv:
-            flags |= _FLAG_WAIT_KILLABLE_RECV
-        result = _install(self._data, flags, no_new_privs)
-        return result if new_listener else None
+            * ``tsync``: install on every thread of the process (TSYNC).
+            * ``log``: log every action except ALLOW (LOG).
+            * ``spec_allow``: keep speculative store bypass mitigation off
+              (SPEC_ALLOW).
+            * ``new_listener``: create a user-notification listener and return
+              its file descriptor (NEW_LISTENER).  With ``tsync`` this also
+              sets TSYNC_ESRCH, which the kernel requires for the pair.
+            * ``wait_killable_recv``: notified tasks wait killably
+              (WAIT_KILLABLE_RECV, Linux 5.19+), only with ``new_listener``.
+
+            Every keyword takes only True or False; any other value raises
+            TypeError before anything is loaded.
+            Returns the listener descriptor with ``new_listener``, else None.
+            Raises LoadError with a ``reason`` when the kernel rejects it.
+            Loading cannot be undone.
+            """
+            ...
 
     # Reading ---------------------------------------------------------------
 
@@ -373,15 +347,8 @@ def _read_source(
         with file:
             return _read_limited(file.read, label), label
     if isinstance(source, int) and not isinstance(source, bool):
-        if source < 0:
-            raise InvalidArgumentError(
-                f"file descriptor {source} is invalid: pass a non-negative "
-                "int fd, a path, or a binary file object open for reading"
-            )
         label = f"file descriptor {source}"
-        # closefd=False: the descriptor belongs to the caller.
-        with open(source, "rb", closefd=False) as file:
-            return _read_limited(file.read, label), label
+        return _read_descriptor(source, label), label
     read = getattr(source, "read", None)
     if read is None:
         raise TypeError(
@@ -390,13 +357,48 @@ def _read_source(
         )
     name = getattr(source, "name", None)
     label = repr(name) if isinstance(name, str) else type(source).__name__
+    if isinstance(source, io.TextIOBase):
+        raise TypeError(
+            f"cannot read the program from {label}: it is a text file, but a "
+            "program is binary data; open the file in binary mode ('rb')"
+        )
     if getattr(source, "closed", False) is True:
         raise InvalidArgumentError(
             f"cannot read the program from {label}: the file is closed; pass "
             "a binary file object open for reading, a path, or a "
             "non-negative int fd"
         )
+    if isinstance(source, io.IOBase) and not source.readable():
+        raise InvalidArgumentError(
+            f"cannot read the program from {label}: the file is not open for "
+            "reading; pass a binary file object open for reading, a path, or "
+            "a non-negative int fd"
+        )
     return _read_limited(read, label), label
+
+
+def _read_descriptor(fd: int, label: str) -> bytes:
+    """Read file descriptor ``fd``; raise InvalidArgumentError if unusable."""
+    if fd < 0:
+        raise InvalidArgumentError(
+            f"{label} is invalid: pass a non-negative int fd, a path, or a "
+            "binary file object open for reading"
+        )
+    try:
+        # closefd=False: the descriptor belongs to the caller.
+        with open(fd, "rb", closefd=False) as file:
+            return _read_limited(file.read, label)
+    except SeccompError:
+        raise  # _read_limited's InvalidArgumentError, also an OSError
+    except OSError as error:
+        number = error.errno if error.errno is not None else _errno.EINVAL
+        name = _errno.errorcode.get(number, str(number))
+        raise InvalidArgumentError(
+            f"cannot read the program from {label}: "
+            f"{error.strerror or error} ({name}); pass a descriptor that is "
+            "open for reading, a path, or a binary file object",
+            number,
+        ) from error
 
 
 def _read_limited(read: Callable[[int], object], label: str) -> bytes:
@@ -410,10 +412,7 @@ def _read_limited(read: Callable[[int], object], label: str) -> bytes:
     while total <= MAX_PROGRAM_BYTES:
         chunk = read(MAX_PROGRAM_BYTES + 1 - total)
         if chunk is None:
-            raise InvalidArgumentError(
-                f"reading the program from {label} returned None: the file "
-                "is non-blocking and has no data yet; pass a blocking file"
-            )
+            raise InvalidArgumentError(_no_data_message(label, total))
         if not isinstance(chunk, (bytes, bytearray, memoryview)):
             raise TypeError(
                 f"reading the program returned {type(chunk).__name__}, not "
@@ -430,6 +429,18 @@ def _read_limited(read: Callable[[int], object], label: str) -> bytes:
             "of 8 bytes, so a larger program can never be loaded"
         )
     return b"".join(chunks)
+
+
+def _no_data_message(label: str, total: int) -> str:
+    """Describe a non-blocking read that returned None after total bytes."""
+    if total:
+        state = f"had no more data after {total} bytes, before end of file"
+    else:
+        state = "had no data yet"
+    return (
+        f"cannot read the program from {label}: the file is non-blocking and "
+        f"{state}; pass a blocking file, or wait until the writer has closed it"
+    )
 
 
 def _parse_arches(arches: Iterable[ArchLike]) -> Tuple[Arch, ...]:
@@ -638,14 +649,6 @@ def _x86_64_variants(
 
 
 # Loading errors ------------------------------------------------------------
-
-
-def _flag_type_error(*flags: Tuple[str, object]) -> TypeError:
-    """Build the TypeError for the first Program.load keyword not a bool."""
-    for name, value in flags:
-        if value is not True and value is not False:
-            return TypeError(f"{name} must be True or False, not {value!r}")
-    return TypeError("every load() keyword must be True or False")
 
 
 def _flag_names(flags: int) -> str:

@@ -236,3 +236,59 @@ def test_invalid_optimize_still_rejected(level):
 def test_float_optimize_is_type_error():
     with pytest.raises(TypeError, match="2.0"):
         Filter(KILL_PROCESS, optimize=2.0)
+
+
+def test_add_rules_sees_changed_action_list(monkeypatch, tmp_path):
+    fake = tmp_path / "actions_avail"
+    fake.write_text("kill_process kill_thread errno allow\n")
+    f = Filter(ERRNO(1))
+    monkeypatch.setattr(seccompx._filter, "_ACTIONS_AVAIL", str(fake))
+    seccompx.actions_available.cache_clear()
+    try:
+        for rules in ([(seccompx.LOG, "read")], ((seccompx.TRAP, "write"),)):
+            with pytest.raises(seccompx.UnsupportedError):
+                f.add_rules(rules)
+        assert f.rule_count == 0
+    finally:
+        monkeypatch.undo()
+        seccompx.actions_available.cache_clear()
+    f.close()
+
+
+def test_subclass_strict_attribute_agrees():
+    # The constructor's strict argument sets the instance's value on every
+    # path, over a class attribute of the same name.
+    class Strict(Filter):
+        strict = True
+
+    for f in (Strict(ERRNO(1)), Strict(ERRNO(1), arches=[Arch.native()])):
+        assert f.strict is False
+        f.add_arch("x86")
+        with pytest.warns(seccompx.MultiplexedRuleWarning):
+            f.add_rules([(ALLOW, "socket", (seccompx.Arg(0) == 1,))])
+        with pytest.warns(seccompx.UnmatchableRuleWarning):
+            f.allow("tuxcall")  # x86_64 only
+        f.export_bpf()
+        f.close()
+    strict = Strict(ERRNO(1), strict=True)
+    assert strict.strict is True
+    with pytest.raises(seccompx.UnknownSyscallError):
+        strict.allow("no_such_syscall")
+    strict.close()
+
+
+def test_recorded_comparisons_are_copies():
+    cmps = [seccompx.Arg(0) == 1]
+    fast = Filter(ERRNO(1))
+    fast.add_rules([(ALLOW, "write", cmps)])
+    slow = Filter(ERRNO(1))
+    slow.add_rules(iter([(ALLOW, "write", cmps)]))
+    generated = Filter(ERRNO(1))
+    generated.add_rules([(ALLOW, "write", (c for c in [seccompx.Arg(0) == 1]))])
+    expected = fast.to_profile()
+    cmps.append(seccompx.Arg(1) == 2)
+    assert fast.to_profile() == expected
+    assert slow.to_profile() == expected
+    assert generated.to_profile() == expected
+    rebuilt = Filter.from_profile(fast.to_profile())
+    assert rebuilt.export_bpf() == fast.export_bpf()

@@ -552,3 +552,35 @@ def test_arch_after_merge_of_conflicting_rules_rejected():
         target.add_arch(Arch.RISCV64)
     assert not target.has_arch(Arch.RISCV64)
     target.close()
+
+
+def test_bad_arch_notify_rejected() -> None:
+    with pytest.raises(seccompx.InvalidArgumentError, match="bad_arch=NOTIFY"):
+        Filter(ALLOW, bad_arch=seccompx.NOTIFY)
+    f = Filter(ALLOW)
+    with pytest.raises(seccompx.InvalidArgumentError, match="ENOSYS"):
+        f.bad_arch_action = seccompx.NOTIFY
+    with pytest.raises(seccompx.InvalidArgumentError, match="bad_arch=NOTIFY"):
+        f.set_attr(seccompx.Attr.BAD_ARCH_ACTION, seccompx.NOTIFY)
+    assert f.bad_arch_action == seccompx.KILL_PROCESS
+    f.close()
+
+
+def test_profile_of_uninitialised_filter() -> None:
+    with pytest.raises(seccompx.FilterStateError, match="uninitialised"):
+        Filter.__new__(Filter).to_profile()
+
+
+def test_reset_keeps_attributes() -> None:
+    attrs = (seccompx.Attr.BAD_ARCH_ACTION, seccompx.Attr.NO_NEW_PRIVS,
+             seccompx.Attr.TSYNC, seccompx.Attr.LOG, seccompx.Attr.SSB,
+             seccompx.Attr.OPTIMIZE, seccompx.Attr.RAW_RC)
+    f = Filter(seccompx.ERRNO(1), log=True, ssb=True, optimize=2,
+               no_new_privs=False, bad_arch=seccompx.TRAP, tsync=False)
+    before = {attr: f.get_attr(attr) for attr in attrs}
+    f.allow("read")
+    f.reset(seccompx.ERRNO(2))
+    assert {attr: f.get_attr(attr) for attr in attrs} == before
+    assert f.default_action == seccompx.ERRNO(2)
+    assert f.rule_count == 0
+    f.close()

@@ -355,3 +355,21 @@ def test_sandbox_guard_names_itself() -> None:
     assert info.value.syscall == "rt_sigaction"
     # With report="kill" the sandbox installs no handler to protect.
     assert sandbox.run(_replace_sigsys_handler, filter=Filter(ALLOW), report="kill") == 1
+
+
+@pytest.mark.parametrize(
+    "rules, kind, expected",
+    [
+        ([(ALLOW, "read"), (ALLOW, "write", [(9, 4, 1, 0)])],
+         seccompx.InvalidArgumentError, "rules[1]: argument index 9"),
+        ([(ALLOW, "read"), (ALLOW, "write", [5])], TypeError, "rules[1]: "),
+        (iter([(ALLOW, "write", [5])]), TypeError, "not int 5"),
+    ],
+)
+def test_add_rules_comparison_error_names_rule(rules, kind, expected) -> None:
+    f = Filter(ERRNO(1))
+    with pytest.raises(kind) as info:
+        f.add_rules(rules)
+    assert expected in str(info.value)
+    assert f.rule_count == 0
+    f.close()

@@ -1072,6 +1072,138 @@ def test_audit_exit_blocked() -> None:
     assert "ERRNO(1)" in findings[0].message
 
 
+def exit_blocked(prog: Program) -> List[seccompx.program.Finding]:
+    return [finding for finding in prog.audit() if finding.code == "exit-blocked"]
+
+
+def exit_blocked_above(limit: int, action: seccompx.Action) -> Filter:
+    """Return a filter that gives exit_group ``action`` for a status above
+    ``limit`` and allows everything else."""
+    f = Filter(default=ALLOW)
+    f.add_rule(action, "exit_group", Arg(0) > limit)
+    return f
+
+
+def test_audit_exit_blocked_nonzero_status() -> None:
+    # exit_group is allowed only with status 0, so a probe with status 0
+    # alone would miss this.
+    f = Filter(default=KILL_PROCESS)
+    f.allow("read", "write", "exit")
+    f.add_rule(ALLOW, "exit_group", Arg(0) == 0)
+    findings = exit_blocked(f.compile())
+    assert len(findings) == 1
+    message = findings[0].message
+    assert message.startswith(f"exit_group(1) on {Arch.native()} reaches KILL_PROCESS,")
+    assert "cannot exit normally with status 1" in message
+    assert findings[0].index is not None
+
+
+def test_audit_exit_blocked_status_255() -> None:
+    findings = exit_blocked(exit_blocked_above(1, KILL_PROCESS).compile())
+    assert len(findings) == 1
+    assert findings[0].message.startswith("exit_group(255) on ")
+    assert "with status 255" in findings[0].message
+
+
+def test_audit_exit_allowed_every_status() -> None:
+    assert exit_blocked(exit_blocked_above(255, KILL_PROCESS).compile()) == []
+
+
+EXIT_CONSEQUENCES = [
+    (ERRNO(errno.EPERM), "ERRNO(1)",
+     "exit_group fails, so glibc's _exit() calls exit, which ends only the "
+     "calling thread, and faults (SIGSEGV on x86) if exit fails too"),
+    (KILL_PROCESS, "KILL_PROCESS", "the kernel kills the process with SIGSYS"),
+    (seccompx.KILL_THREAD, "KILL_THREAD",
+     "the kernel kills the calling thread with SIGSYS"),
+    (seccompx.TRAP, "TRAP", "the process gets SIGSYS instead of exiting"),
+    (seccompx.TRACE(7), "TRACE(7)", "depends on its tracer"),
+    (seccompx.NOTIFY, "NOTIFY", "depends on its supervisor"),
+]
+
+
+@pytest.mark.parametrize(
+    "action, name, consequence",
+    EXIT_CONSEQUENCES,
+    ids=[name for _, name, _ in EXIT_CONSEQUENCES],
+)
+def test_audit_exit_blocked_consequence(
+    action: seccompx.Action, name: str, consequence: str
+) -> None:
+    findings = exit_blocked(exit_blocked_above(0, action).compile())
+    assert len(findings) == 1
+    message = findings[0].message
+    assert message.startswith(f"exit_group(1) on {Arch.native()} reaches {name},")
+    assert consequence in message
+    if name != "ERRNO(1)":
+        assert "glibc" not in message
+        assert "SIGSEGV" not in message
+
+
+KERNEL_EXIT_OUTCOMES = [
+    (KILL_PROCESS, signal.SIGSYS),
+    (seccompx.KILL_THREAD, signal.SIGSYS),
+    (seccompx.TRAP, signal.SIGSYS),
+]
+
+
+@pytest.mark.parametrize(
+    "action, expected",
+    KERNEL_EXIT_OUTCOMES,
+    ids=[repr(action) for action, _ in KERNEL_EXIT_OUTCOMES],
+)
+def test_exit_blocked_in_kernel(action: seccompx.Action, expected: int) -> None:
+    # The consequence that the exit-blocked message states, for _exit(1).
+    def body(fd: int) -> int:
+        no_core_dumps()
+        exit_blocked_above(0, action).load()
+        os._exit(1)
+
+    result = run_in_child(body)
+    assert result.signal == expected, result
+
+
+@pytest.mark.parametrize("exit_allowed", [True, False])
+def test_exit_group_errno_in_kernel(exit_allowed: bool) -> None:
+    # Under ERRNO, glibc's _exit() falls back to exit, which ends this
+    # single-threaded child, and faults when exit fails too.
+    if not exit_allowed and Arch.native() is not Arch.X86_64:
+        pytest.skip("glibc's _exit() faults with SIGSEGV where it ends in hlt (x86)")
+
+    def body(fd: int) -> int:
+        no_core_dumps()
+        f = exit_blocked_above(0, ERRNO(errno.EPERM))
+        if not exit_allowed:
+            f.add_rule(ERRNO(errno.EPERM), "exit")
+        f.load()
+        os._exit(1)
+
+    result = run_in_child(body)
+    if exit_allowed:
+        assert result.exitcode == 1, result
+    else:
+        assert result.signal == signal.SIGSEGV, result
+
+
+@pytest.mark.parametrize("status", [0, 1])
+def test_exit_zero_only_in_kernel(status: int) -> None:
+    # The filter of test_audit_exit_blocked_nonzero_status: the kernel
+    # lets only _exit(0) end the process normally.
+    def body(fd: int) -> int:
+        no_core_dumps()
+        f = Filter(default=KILL_PROCESS)
+        f.allow("read", "write", "exit")
+        f.add_rule(ALLOW, "exit_group", Arg(0) == 0)
+        f.load()
+        os._exit(status)
+
+    result = run_in_child(body)
+    if status == 0:
+        assert result.exitcode == 0, result
+    else:
+        assert result.signal == signal.SIGSYS, result
+
+
 def test_audit_native_arch_missing() -> None:
     other = Arch.AARCH64 if Arch.native() is not Arch.AARCH64 else Arch.X86_64
     f = Filter(default=KILL_PROCESS, arches=[other])
@@ -1080,3 +1212,54 @@ def test_audit_native_arch_missing() -> None:
     assert "native-arch-missing" in found
     assert str(Arch.native()) in found["native-arch-missing"].message
     assert "native-arch-missing" not in codes(default_filter().compile())
+
+
+def _documented_load() -> "ast.FunctionDef":
+    import ast
+    import inspect as _inspect
+
+    import seccompx.program
+
+    tree = ast.parse(_inspect.getsource(seccompx.program))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == "load":
+            return node
+    raise AssertionError("program.py documents no load()")
+
+
+def test_load_doc_matches_extension() -> None:
+    import ast
+    import inspect as _inspect
+
+    documented = _documented_load()
+    assert _inspect.getdoc(Program.load) == ast.get_docstring(documented)
+    names = [arg.arg for arg in documented.args.kwonlyargs]
+    defaults = [ast.literal_eval(value) for value in documented.args.kw_defaults]
+    parameters = list(_inspect.signature(Program.load).parameters.values())[1:]
+    assert [p.name for p in parameters] == names
+    assert [p.default for p in parameters] == defaults
+    assert all(p.kind is _inspect.Parameter.KEYWORD_ONLY for p in parameters)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda p: p.load(True), "only keyword arguments"),
+        (lambda p: p.load(tsnyc=True), "unexpected keyword argument 'tsnyc'"),
+        (lambda p: p.load(log=1), "log must be True or False, not 1"),
+        (lambda p: p.load(no_new_privs=None), "no_new_privs must be True or False, not None"),
+    ],
+)
+def test_load_rejects_bad_arguments(call, message) -> None:  # type: ignore[no-untyped-def]
+    # Nothing is loaded: each case fails before the system calls.
+    prog = default_filter().compile()
+    with pytest.raises(TypeError, match=message):
+        call(prog)
+
+
+def test_program_base_data_is_read_only() -> None:
+    prog = default_filter().compile()
+    with pytest.raises(AttributeError):
+        prog._data = b""  # type: ignore[misc]
+    with pytest.raises(TypeError, match="built by its constructor"):
+        Program.__new__(Program).load()

@@ -27,7 +27,14 @@ typedef struct {
     PyObject *ProgramError;
     PyObject *InvalidArgumentError;
     PyObject *SeccompError;
+    PyTypeObject *program_type;     /* ProgramBase */
 } scx_bpf_state;
+
+/* The C part of seccompx.Program: its bytes. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *data;                 /* bytes, set by Program.__init__ */
+} scx_bpf_program;
 
 /* Why a program fails the kernel's checks. */
 typedef struct {
@@ -64,6 +71,9 @@ PyObject *scx_bpf_run_py(PyObject *module, PyObject *const *args,
 /* load.c */
 PyObject *scx_bpf_load_py(PyObject *module, PyObject *const *args,
                           Py_ssize_t nargs);
+PyObject *scx_bpf_install(PyObject *program, unsigned long flags,
+                          int no_new_privs);
+extern PyType_Spec scx_bpf_program_spec;
 
 /* dump.c */
 PyObject *scx_bpf_get_filters_py(PyObject *module, PyObject *arg);

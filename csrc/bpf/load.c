@@ -60,12 +60,10 @@ PyObject *
 scx_bpf_load_py(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     scx_bpf_state *st = scx_bpf_get_state(module);
-    struct sock_fprog fprog;
     const char *program;
     unsigned long flags;
     size_t count;
-    int no_new_privs, err;
-    long rc;
+    int no_new_privs;
 
     if (nargs != 3) {
         PyErr_Format(PyExc_TypeError,
@@ -83,27 +81,43 @@ scx_bpf_load_py(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     no_new_privs = args[2] == Py_True;
+    return scx_bpf_install(args[0], flags, no_new_privs);
+}
+
+/*
+ * Install a program held in a bytes object whose length is a multiple of
+ * 8: set PR_SET_NO_NEW_PRIVS if asked, then call seccomp(2).  Returns
+ * seccomp(2)'s result as an int, or NULL with LoadError set.
+ */
+PyObject *
+scx_bpf_install(PyObject *program, unsigned long flags, int no_new_privs)
+{
+    struct sock_fprog fprog;
+    size_t count = (size_t)PyBytes_GET_SIZE(program) / sizeof(struct sock_filter);
+    long rc;
+    int err;
+
     /* sock_fprog.len is an unsigned short: a longer program would reach
      * the kernel truncated, so reject it here. */
     if (count > USHRT_MAX)
-        return raise_load_error(STAGE_SECCOMP, EINVAL, 0, args[0], flags);
+        return raise_load_error(STAGE_SECCOMP, EINVAL, 0, program, flags);
     fprog.len = (unsigned short)count;
-    fprog.filter = (struct sock_filter *)program;
+    fprog.filter = (struct sock_filter *)PyBytes_AS_STRING(program);
 
     if (no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
         err = errno;
-        return raise_load_error(STAGE_NO_NEW_PRIVS, err, 0, args[0], flags);
+        return raise_load_error(STAGE_NO_NEW_PRIVS, err, 0, program, flags);
     }
     rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog);
     err = errno;
 
     if (rc < 0)
-        return raise_load_error(STAGE_SECCOMP, err, 0, args[0], flags);
+        return raise_load_error(STAGE_SECCOMP, err, 0, program, flags);
     /* With TSYNC alone, a positive result is the id of a thread that could
      * not be synchronised, and nothing was installed. */
     if (rc > 0 && (flags & SECCOMP_FILTER_FLAG_TSYNC)
         && !(flags & (SECCOMP_FILTER_FLAG_TSYNC_ESRCH
                       | SECCOMP_FILTER_FLAG_NEW_LISTENER)))
-        return raise_load_error(STAGE_TSYNC, ESRCH, rc, args[0], flags);
+        return raise_load_error(STAGE_TSYNC, ESRCH, rc, program, flags);
     return PyLong_FromLong(rc);
 }

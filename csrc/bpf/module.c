@@ -62,8 +62,20 @@ add_constants(PyObject *module)
 static int
 bpf_exec(PyObject *module)
 {
-    if (load_error_classes(scx_bpf_get_state(module)) < 0)
+    scx_bpf_state *st = scx_bpf_get_state(module);
+
+    if (load_error_classes(st) < 0)
         return -1;
+    st->program_type = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &scx_bpf_program_spec, NULL);
+    if (st->program_type == NULL)
+        return -1;
+    Py_INCREF(st->program_type);
+    if (PyModule_AddObject(module, "ProgramBase",
+                           (PyObject *)st->program_type) < 0) {
+        Py_DECREF(st->program_type);
+        return -1;
+    }
     return add_constants(module);
 }
 
@@ -75,6 +87,7 @@ bpf_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->ProgramError);
     Py_VISIT(st->InvalidArgumentError);
     Py_VISIT(st->SeccompError);
+    Py_VISIT(st->program_type);
     return 0;
 }
 
@@ -86,6 +99,7 @@ bpf_clear(PyObject *module)
     Py_CLEAR(st->ProgramError);
     Py_CLEAR(st->InvalidArgumentError);
     Py_CLEAR(st->SeccompError);
+    Py_CLEAR(st->program_type);
     return 0;
 }
 

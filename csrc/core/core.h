@@ -87,6 +87,8 @@ typedef struct {
     PyThread_type_lock defaults_lock;
     scx_defaults defaults;
     PyObject *str_value;        /* "_value", the slot of seccompx.Action */
+    PyObject *str_strict;       /* "strict" */
+    PyObject *strict_member;    /* Context.strict, the member descriptor */
 } scx_state;
 
 /*

@@ -335,7 +335,7 @@ filter_init_default(scx_filter *self, PyObject *const *args, Py_ssize_t nargs)
 {
     scx_state *st = scx_filter_state(self);
     scx_defaults d;
-    PyObject *value_obj, *recorded;
+    PyObject *value_obj, *recorded, *descriptor;
     unsigned long value;
     long optimize = 0;
     scmp_filter_ctx ctx = NULL;
@@ -362,6 +362,15 @@ filter_init_default(scx_filter *self, PyObject *const *args, Py_ssize_t nargs)
     if (!d.ready || d.available != args[1]
         || (PyObject *)Py_TYPE(args[0]) != d.action_type
         || d.level != seccomp_api_get())
+        Py_RETURN_FALSE;
+    /* A subclass that defines strict itself would read its own value while
+     * this sets the member, so it takes the general path, which sets the
+     * attribute. */
+    descriptor = PyObject_GetAttr((PyObject *)Py_TYPE(self), st->str_strict);
+    if (descriptor == NULL)
+        return NULL;
+    Py_DECREF(descriptor);
+    if (descriptor != st->strict_member)
         Py_RETURN_FALSE;
     value_obj = PyObject_GetAttr(args[0], st->str_value);
     if (value_obj == NULL) {

@@ -123,6 +123,13 @@ core_exec(PyObject *module)
         Py_DECREF(st->filter_type);
         return -1;
     }
+    st->str_strict = PyUnicode_InternFromString("strict");
+    if (st->str_strict == NULL)
+        return -1;
+    st->strict_member = PyObject_GetAttr((PyObject *)st->filter_type,
+                                         st->str_strict);
+    if (st->strict_member == NULL)
+        return -1;
     return add_constants(module);
 }
 
@@ -145,6 +152,8 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->defaults.available);
     Py_VISIT(st->defaults.action_type);
     Py_VISIT(st->str_value);
+    Py_VISIT(st->str_strict);
+    Py_VISIT(st->strict_member);
     return 0;
 }
 
@@ -168,6 +177,8 @@ core_clear(PyObject *module)
     Py_CLEAR(st->defaults.available);
     Py_CLEAR(st->defaults.action_type);
     Py_CLEAR(st->str_value);
+    Py_CLEAR(st->str_strict);
+    Py_CLEAR(st->strict_member);
     return 0;
 }
 

@@ -146,7 +146,8 @@ parse_comparison(scx_state *st, PyObject *item, struct scmp_arg_cmp *cmp)
     if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 4) {
         PyErr_Format(PyExc_TypeError,
                      "a comparison must be a seccompx.Comparison such as "
-                     "Arg(0) == 1, not %.100s", Py_TYPE(item)->tp_name);
+                     "Arg(0) == 1, not %.100s %.80R", Py_TYPE(item)->tp_name,
+                     item);
         return -1;
     }
     if (scx_parse_bounded(st, PyTuple_GET_ITEM(item, 0), "argument index",
@@ -978,6 +979,63 @@ scx_filter_add_rule(scx_filter *self, PyObject *args, PyObject *kwargs)
     Py_RETURN_NONE;
 }
 
+/*
+ * Put "rules[index]: " in front of the message of the error parsing a
+ * rule raised, when it is an InvalidArgumentError or a TypeError: those
+ * name a bad comparison or value, but not the rule.  Other errors, such as
+ * UnknownSyscallError, name the syscall and keep their attributes.
+ */
+static void
+prefix_rule_error(scx_state *st, Py_ssize_t index)
+{
+    PyObject *type, *value, *traceback, *text, *message, *error;
+    int err = EINVAL;
+
+    PyErr_Fetch(&type, &value, &traceback);
+    PyErr_NormalizeException(&type, &value, &traceback);
+    if (value == NULL
+        || (type != st->InvalidArgumentError && type != PyExc_TypeError)) {
+        PyErr_Restore(type, value, traceback);
+        return;
+    }
+    if (type == st->InvalidArgumentError) {
+        PyObject *number = PyObject_GetAttrString(value, "errno");
+
+        if (number != NULL && PyLong_Check(number))
+            err = (int)PyLong_AsLong(number);
+        Py_XDECREF(number);
+        text = PyObject_GetAttrString(value, "message");
+    }
+    else
+        text = PyObject_Str(value);
+    if (text == NULL) {
+        PyErr_Clear();
+        PyErr_Restore(type, value, traceback);
+        return;
+    }
+    message = PyUnicode_FromFormat("rules[%zd]: %U", index, text);
+    Py_DECREF(text);
+    if (message == NULL) {
+        PyErr_Clear();
+        PyErr_Restore(type, value, traceback);
+        return;
+    }
+    error = type == PyExc_TypeError
+            ? PyObject_CallOneArg(type, message)
+            : PyObject_CallFunction(type, "Oi", message, err);
+    Py_DECREF(message);
+    if (error == NULL) {
+        PyErr_Clear();
+        PyErr_Restore(type, value, traceback);
+        return;
+    }
+    Py_DECREF(value);
+    Py_XDECREF(traceback);
+    PyErr_SetObject(type, error);
+    Py_DECREF(error);
+    Py_DECREF(type);
+}
+
 static int
 parse_batch_item(scx_state *st, PyObject *item, Py_ssize_t index,
                  int exact, pending_rule *out)
@@ -1032,8 +1090,10 @@ scx_filter_add_rules(scx_filter *self, PyObject *args, PyObject *kwargs)
     }
     for (i = 0; i < n; i++) {
         if (parse_batch_item(st, PyTuple_GET_ITEM(items, i), i, exact,
-                             &batch[i]) < 0)
+                             &batch[i]) < 0) {
+            prefix_rule_error(st, i);
             goto done;
+        }
     }
     added = add_batch(self, batch, n, mode);
 
@@ -1178,11 +1238,15 @@ plain_action(scx_state *st, const scx_defaults *d, PyObject *action)
 }
 
 /*
- * _add_rules_plain(rules, strict) -> int: add_rules() in one call for the
- * common case: a list or tuple of (Action, name[, comparisons]) tuples,
- * with actions the kernel lists, on a filter of architectures without
- * socketcall(2) or ipc(2).  Returns NotImplemented, adding nothing, for
+ * _add_rules_plain(rules, strict, available) -> int: add_rules() in one
+ * call for the common case: a list or tuple of (Action, name[,
+ * comparisons]) tuples, with actions the kernel lists, on a filter of
+ * architectures without socketcall(2) or ipc(2).  available is the
+ * package's current actions_available(), which must be the list the
+ * defaults were recorded for.  Returns NotImplemented, adding nothing, for
  * anything else, which the package's general path checks and reports.
+ * A list of comparisons is recorded as a tuple, so that later changes to
+ * the caller's list do not reach to_profile().
  */
 PyObject *
 scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
@@ -1195,9 +1259,10 @@ scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
     Py_ssize_t i, n, added = -1;
     int loaded, mode, truth, comparisons = 0;
 
-    if (nargs != 2) {
+    if (nargs != 3) {
         PyErr_SetString(PyExc_TypeError,
-                        "_add_rules_plain() takes rules and strict");
+                        "_add_rules_plain() takes rules, strict and the "
+                        "value of actions_available()");
         return NULL;
     }
     if (!PyList_CheckExact(args[0]) && !PyTuple_CheckExact(args[0]))
@@ -1210,7 +1275,7 @@ scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
     if (loaded)
         Py_RETURN_NOTIMPLEMENTED;
     scx_get_defaults(st, &d);
-    if (!d.ready)
+    if (!d.ready || d.available != args[2])
         Py_RETURN_NOTIMPLEMENTED;
     strict = args[1] == Py_None ? self->strict : args[1];
     truth = strict == NULL ? 0 : PyObject_IsTrue(strict);
@@ -1258,10 +1323,22 @@ scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
         values[i] = plain_action(st, &d, PyTuple_GET_ITEM(item, 0));
         if (values[i] == NULL)
             goto general;
-        entry = PyTuple_GET_SIZE(item) == 3
-                ? PyTuple_Pack(3, values[i], PyTuple_GET_ITEM(item, 1),
-                               PyTuple_GET_ITEM(item, 2))
-                : PyTuple_Pack(2, values[i], PyTuple_GET_ITEM(item, 1));
+        if (PyTuple_GET_SIZE(item) == 3) {
+            PyObject *cmps = PyTuple_GET_ITEM(item, 2);
+
+            if (PyList_CheckExact(cmps)) {
+                cmps = PyList_AsTuple(cmps);
+                if (cmps == NULL)
+                    goto done;
+            }
+            else
+                Py_INCREF(cmps);
+            entry = PyTuple_Pack(3, values[i], PyTuple_GET_ITEM(item, 1),
+                                 cmps);
+            Py_DECREF(cmps);
+        }
+        else
+            entry = PyTuple_Pack(2, values[i], PyTuple_GET_ITEM(item, 1));
         if (entry == NULL)
             goto done;
         PyList_SET_ITEM(entries, i, entry);
@@ -1272,8 +1349,10 @@ scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
         if (parse_rule(st, values[i], PyTuple_GET_ITEM(item, 1),
                        PyTuple_GET_SIZE(item) == 3 ? PyTuple_GET_ITEM(item, 2)
                                                    : NULL,
-                       0, &batch[i]) < 0)
+                       0, &batch[i]) < 0) {
+            prefix_rule_error(st, i);
             goto done;
+        }
     }
     added = add_batch(self, batch, n, mode);
     if (added >= 0) {

@@ -99,8 +99,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             return _run(argv)
         finally:
             # Flush here, also before argparse's SystemExit, so that a
-            # closed pipe is seen now and not at interpreter exit.
-            sys.stdout.flush()
+            # closed pipe is seen now and not at interpreter exit.  A None
+            # stdout (started with descriptor 1 closed) drops all output.
+            if sys.stdout is not None:
+                sys.stdout.flush()
     except BrokenPipeError:
         return _stdout_closed()
 

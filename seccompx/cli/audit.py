@@ -9,6 +9,7 @@ from typing import Any, Dict, List
 
 from . import EXIT_FAILURE, EXIT_OK
 from ._input import add_source_options, heading, read_sources
+from ._output import write_text
 
 
 def add_parser(subparsers: Any) -> None:
@@ -51,5 +52,5 @@ def run(args: argparse.Namespace) -> int:
             if not findings:
                 print("no findings")
     if args.json:
-        print(json.dumps(reports, indent=2))
+        write_text(json.dumps(reports, indent=2) + "\n")
     return EXIT_FAILURE if total else EXIT_OK

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional
 
 from .._filter import Filter
 from ..profile import CAPABILITIES, ProfileReport, parse_json, read_limited
+from ._output import write_text
 from ._text import printable
 
 
@@ -145,7 +146,8 @@ def run(args: argparse.Namespace) -> int:
         report = filter.profile_report
         assert report is not None
         if args.json:
-            print(json.dumps(summary(report, instructions), indent=2))
+            text = json.dumps(summary(report, instructions), indent=2)
+            write_text(text + "\n")
         else:
             print_text(report, instructions)
     finally:

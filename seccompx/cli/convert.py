@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, NamedTuple
 
 from .._errors import InvalidArgumentError
 from .._filter import Filter
+from ._output import write_bytes
 from .check import add_profile_options, load_profile
 
 
@@ -115,7 +116,12 @@ def run(args: argparse.Namespace) -> int:
     output_format = FORMATS[args.to]
     if args.to != "spo" and (args.name is not None or args.namespace is not None):
         raise InvalidArgumentError("--name and --namespace need --to spo")
-    if output_format.binary and args.output is None and sys.stdout.isatty():
+    if (
+        output_format.binary
+        and args.output is None
+        and sys.stdout is not None
+        and sys.stdout.isatty()
+    ):
         raise InvalidArgumentError(
             f"--to {args.to} writes binary data; redirect standard output or "
             "use -o FILE"
@@ -126,9 +132,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         filter.close()
     if args.output is None:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        write_bytes(data)
     else:
         _write_file(args.output, data)
     return 0

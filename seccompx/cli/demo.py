@@ -90,10 +90,15 @@ def run_case(default: Action, show_pfc: bool) -> int:
     print(f"default action {default!r}: allow {', '.join(ALLOWED)}")
     if show_pfc:
         print(f.export_pfc())
-    sys.stdout.flush()
+    if sys.stdout is None:  # started with standard output closed
+        out = -1
+    else:
+        sys.stdout.flush()
+        out = sys.stdout.fileno()
     pid = os.fork()
     if pid == 0:
-        child(f, sys.stdout.fileno())
+        # Descriptor 1 may belong to another file when stdout is None.
+        child(f, out if out >= 0 else os.open(os.devnull, os.O_WRONLY))
     f.close()
     _, status = os.waitpid(pid, 0)
     print(f"  parent: the child {describe(status)}")

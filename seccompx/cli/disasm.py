@@ -9,6 +9,7 @@ from typing import Any, Dict, List
 from .._disasm import listing, render
 from ..program import _fallback_arch
 from ._input import Source, add_source_options, heading, read_sources
+from ._output import write_text
 
 
 def add_parser(subparsers: Any) -> None:
@@ -56,7 +57,8 @@ def describe(source: Source, arch: Any) -> Dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     sources = read_sources(args)
     if args.json:
-        print(json.dumps([describe(s, args.arch) for s in sources], indent=2))
+        objects = [describe(s, args.arch) for s in sources]
+        write_text(json.dumps(objects, indent=2) + "\n")
         return 0
     blocks: List[str] = []
     for source in sources:
@@ -65,5 +67,5 @@ def run(args: argparse.Namespace) -> int:
             raw=args.raw,
         )
         blocks.append(heading(source) + "\n" + text)
-    print("\n".join(blocks), end="")
+    write_text("\n".join(blocks))
     return 0

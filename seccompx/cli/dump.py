@@ -9,6 +9,7 @@ from typing import Any, Dict, List
 from .._disasm import listing, render
 from ..program import _fallback_arch, dump
 from ._input import PID_MAX, Source, heading, integer_range
+from ._output import write_text
 from ._text import printable
 
 
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             }
             for s in sources
         ]
-        print(json.dumps(objects, indent=2))
+        write_text(json.dumps(objects, indent=2) + "\n")
         return 0
     if args.output is not None:
         return 0
@@ -81,5 +82,5 @@ def run(args: argparse.Namespace) -> int:
         + render(listing(s.program._analysis(), _fallback_arch(None)), raw=args.raw)
         for s in sources
     ]
-    print("\n".join(blocks), end="")
+    write_text("\n".join(blocks))
     return 0

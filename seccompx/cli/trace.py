@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Optional
 from .. import notify
 from .._errors import SeccompError
 from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from ._output import write_text
 from ._text import printable
 
 
@@ -87,8 +88,7 @@ def output_problem(output: str) -> Optional[str]:
 def write_profile(profile: Dict[str, Any], output: str) -> None:
     text = json.dumps(profile, indent=2) + "\n"
     if output == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        write_text(text)
         return
     with open(output, "w") as file:
         file.write(text)
