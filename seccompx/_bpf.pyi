@@ -21,7 +21,9 @@ STAGE_TSYNC: int
 class ProgramBase:
     """The C part of seccompx.Program; use that class."""
 
-    _data: bytes
+    @property
+    def _data(self) -> bytes: ...
+    def _set_data(self, data: bytes, /) -> None: ...
     def load(
         self,
         *,

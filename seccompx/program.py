@@ -99,9 +99,8 @@ class Program(_bpf.ProgramBase):
     and :meth:`simulate` and :meth:`load` reject such programs.
     """
 
-    # _data, the program's bytes, is a member of the base type.
+    # _data, the program's bytes, is a read-only member of the base type.
     __slots__ = ("_given_arches", "_found_arches", "_flow")
-    _data: bytes
     _given_arches: Optional[Tuple[Arch, ...]]
     _found_arches: Optional[Tuple[Arch, ...]]
     _flow: Optional[code.Flow]
@@ -118,7 +117,7 @@ class Program(_bpf.ProgramBase):
                 "a seccomp program is an array of 8-byte struct sock_filter"
             )
         given = None if arches is None else _parse_arches(arches)
-        object.__setattr__(self, "_data", raw)
+        self._set_data(raw)
         object.__setattr__(self, "_given_arches", given)
         object.__setattr__(self, "_found_arches", None)
         object.__setattr__(self, "_flow", None)

@@ -292,3 +292,57 @@ def test_recorded_comparisons_are_copies():
     assert generated.to_profile() == expected
     rebuilt = Filter.from_profile(fast.to_profile())
     assert rebuilt.export_bpf() == fast.export_bpf()
+
+
+@pytest.mark.parametrize("replacement", ["delete", None, {}])
+@pytest.mark.parametrize("method", ["add_rules", "allow"])
+def test_warning_handler_replacing_record(replacement, method):
+    # newfstatat is missing on x86, so adding it warns, and the handler runs
+    # Python code in the middle of the call.
+    f = Filter(KILL_PROCESS, arches=["x86_64", "x86"])
+
+    def handler(*args, **kwargs):
+        if replacement == "delete":
+            del f._rules
+        else:
+            f._rules = replacement
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = handler
+        if method == "add_rules":
+            added = f.add_rules([(ALLOW, "newfstatat")])
+        else:
+            added = f.allow("newfstatat")
+    assert added == 1
+    assert f.rule_count == 1
+    assert f._rules == (None if replacement == "delete" else replacement)
+    f.export_bpf()
+
+
+def test_subclass_member_property_takes_general_path():
+    class Tracked(Filter):
+        seen = []
+
+        @property
+        def _used(self):
+            return self.__dict__.get("used", False)
+
+        @_used.setter
+        def _used(self, value):
+            self.seen.append(value)
+            self.__dict__["used"] = value
+
+    f = Tracked(ERRNO(1))
+    assert Tracked.seen == [False]
+    f.export_bpf()
+    f.close()
+
+
+def test_program_data_cannot_be_replaced():
+    program = Filter(ERRNO(1)).compile()
+    with pytest.raises(AttributeError):
+        object.__setattr__(program, "_data", program)
+    with pytest.raises(AttributeError, match="immutable"):
+        program._set_data(b"")
+    assert len(program) > 0

@@ -126,6 +126,26 @@ program_load(PyObject *self, PyObject *const *args, size_t nargsf,
     Py_RETURN_NONE;
 }
 
+/* _set_data(data): store the program's bytes, once.  Only bytes are
+ * accepted, so the member can never be part of a reference cycle. */
+static PyObject *
+program_set_data(scx_bpf_program *self, PyObject *data)
+{
+    if (!PyBytes_CheckExact(data)) {
+        PyErr_Format(PyExc_TypeError, "program data must be bytes, not %.100s",
+                     Py_TYPE(data)->tp_name);
+        return NULL;
+    }
+    if (self->data != NULL) {
+        PyErr_SetString(PyExc_AttributeError,
+                        "Program objects are immutable");
+        return NULL;
+    }
+    Py_INCREF(data);
+    self->data = data;
+    Py_RETURN_NONE;
+}
+
 static void
 program_dealloc(scx_bpf_program *self)
 {
@@ -165,11 +185,12 @@ program_dealloc(scx_bpf_program *self)
 static PyMethodDef program_methods[] = {
     {"load", (PyCFunction)(void (*)(void))program_load,
      METH_FASTCALL | METH_KEYWORDS, LOAD_DOC},
+    {"_set_data", (PyCFunction)program_set_data, METH_O, NULL},
     {NULL, NULL, 0, NULL},
 };
 
 static PyMemberDef program_members[] = {
-    {"_data", T_OBJECT_EX, offsetof(scx_bpf_program, data), 0,
+    {"_data", T_OBJECT_EX, offsetof(scx_bpf_program, data), READONLY,
      "The program's bytes."},
     {NULL, 0, 0, 0, NULL},
 };

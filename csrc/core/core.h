@@ -45,6 +45,20 @@ enum scx_filter_state {
     SCX_STATE_MERGED,           /* merge() moved the context elsewhere */
 };
 
+/* strict, _used, _rules and profile_report: see scx_filter. */
+#define SCX_NMEMBERS 4
+
+/* Reading and writing the members of scx_filter: under the object's
+ * critical section on a free-threaded build, as the member descriptors
+ * do. */
+#ifdef Py_GIL_DISABLED
+#define SCX_BEGIN_MEMBERS(self) Py_BEGIN_CRITICAL_SECTION(self)
+#define SCX_END_MEMBERS Py_END_CRITICAL_SECTION()
+#else
+#define SCX_BEGIN_MEMBERS(self) {
+#define SCX_END_MEMBERS }
+#endif
+
 /* Most action kinds the kernel can list in actions_avail. */
 #define SCX_MAX_KINDS 16
 
@@ -87,8 +101,10 @@ typedef struct {
     PyThread_type_lock defaults_lock;
     scx_defaults defaults;
     PyObject *str_value;        /* "_value", the slot of seccompx.Action */
-    PyObject *str_strict;       /* "strict" */
-    PyObject *strict_member;    /* Context.strict, the member descriptor */
+    /* The names and member descriptors of Context's Python-visible
+     * members, which a subclass may override. */
+    PyObject *member_names[SCX_NMEMBERS];
+    PyObject *member_descriptors[SCX_NMEMBERS];
 } scx_state;
 
 /*
@@ -166,6 +182,8 @@ int scx_check_usable(scx_filter *self, const char *what);
 PyObject *scx_set_defaults(PyObject *module, PyObject *args);
 void scx_get_defaults(scx_state *st, scx_defaults *out);
 int scx_kind_listed(const scx_defaults *d, uint32_t action);
+PyObject *scx_get_member(scx_filter *self, PyObject **slot);
+void scx_set_member(scx_filter *self, PyObject **slot, PyObject *value);
 
 /* rules.c */
 int scx_parse_mode(scx_state *st, PyObject *obj, int *mode);

@@ -311,13 +311,30 @@ secure_context(uint32_t action, const scx_defaults *d, long optimize)
     return ctx;
 }
 
-static void
-set_member(PyObject **slot, PyObject *value)
+/* Return a new reference to a member, or NULL without an exception when
+ * it is unset. */
+PyObject *
+scx_get_member(scx_filter *self, PyObject **slot)
 {
-    PyObject *old = *slot;
+    PyObject *value;
+
+    SCX_BEGIN_MEMBERS(self)
+    value = *slot;
+    Py_XINCREF(value);
+    SCX_END_MEMBERS
+    return value;
+}
+
+void
+scx_set_member(scx_filter *self, PyObject **slot, PyObject *value)
+{
+    PyObject *old;
 
     Py_INCREF(value);
+    SCX_BEGIN_MEMBERS(self)
+    old = *slot;
     *slot = value;
+    SCX_END_MEMBERS
     Py_XDECREF(old);
 }
 
@@ -336,6 +353,7 @@ filter_init_default(scx_filter *self, PyObject *const *args, Py_ssize_t nargs)
     scx_state *st = scx_filter_state(self);
     scx_defaults d;
     PyObject *value_obj, *recorded, *descriptor;
+    int i;
     unsigned long value;
     long optimize = 0;
     scmp_filter_ctx ctx = NULL;
@@ -363,15 +381,18 @@ filter_init_default(scx_filter *self, PyObject *const *args, Py_ssize_t nargs)
         || (PyObject *)Py_TYPE(args[0]) != d.action_type
         || d.level != seccomp_api_get())
         Py_RETURN_FALSE;
-    /* A subclass that defines strict itself would read its own value while
-     * this sets the member, so it takes the general path, which sets the
-     * attribute. */
-    descriptor = PyObject_GetAttr((PyObject *)Py_TYPE(self), st->str_strict);
-    if (descriptor == NULL)
-        return NULL;
-    Py_DECREF(descriptor);
-    if (descriptor != st->strict_member)
-        Py_RETURN_FALSE;
+    /* A subclass that defines one of the members itself would read its own
+     * value while this sets the member, so it takes the general path,
+     * which sets them as attributes. */
+    for (i = 0; i < SCX_NMEMBERS; i++) {
+        descriptor = PyObject_GetAttr((PyObject *)Py_TYPE(self),
+                                      st->member_names[i]);
+        if (descriptor == NULL)
+            return NULL;
+        Py_DECREF(descriptor);
+        if (descriptor != st->member_descriptors[i])
+            Py_RETURN_FALSE;
+    }
     value_obj = PyObject_GetAttr(args[0], st->str_value);
     if (value_obj == NULL) {
         PyErr_Clear();
@@ -405,11 +426,11 @@ filter_init_default(scx_filter *self, PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(recorded);
         Py_RETURN_FALSE;
     }
-    set_member(&self->strict, Py_False);
-    set_member(&self->used, Py_False);
-    set_member(&self->recorded, recorded);
+    scx_set_member(self, &self->strict, Py_False);
+    scx_set_member(self, &self->used, Py_False);
+    scx_set_member(self, &self->recorded, recorded);
     Py_DECREF(recorded);
-    set_member(&self->profile_report, Py_None);
+    scx_set_member(self, &self->profile_report, Py_None);
     Py_RETURN_TRUE;
 }
 
@@ -421,13 +442,18 @@ filter_dealloc(scx_filter *self)
     PyObject_GC_UnTrack(self);
     if (self->weakreflist != NULL)
         PyObject_ClearWeakRefs((PyObject *)self);
+    /* First, while the object is whole: dropping a member may run code. */
+    filter_clear(self);
     if (self->ctx != NULL)
         seccomp_release(self->ctx);
+    self->ctx = NULL;
     PyMem_Free(self->rules);
+    self->rules = NULL;
     PyMem_Free(self->priorities);
+    self->priorities = NULL;
     if (self->lock != NULL)
         PyThread_free_lock(self->lock);
-    filter_clear(self);
+    self->lock = NULL;
     type->tp_free(self);
     Py_DECREF(type);
 }

@@ -401,12 +401,9 @@ has_notify_action(scx_filter *self)
 PyObject *
 scx_filter_load_plain(scx_filter *self, PyObject *unused)
 {
-    PyObject *old = self->used;
     int notify;
 
-    Py_INCREF(Py_True);
-    self->used = Py_True;
-    Py_XDECREF(old);
+    scx_set_member(self, &self->used, Py_True);
     if (scx_enter(self) < 0)
         return NULL;
     notify = has_notify_action(self);

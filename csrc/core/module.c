@@ -123,13 +123,22 @@ core_exec(PyObject *module)
         Py_DECREF(st->filter_type);
         return -1;
     }
-    st->str_strict = PyUnicode_InternFromString("strict");
-    if (st->str_strict == NULL)
-        return -1;
-    st->strict_member = PyObject_GetAttr((PyObject *)st->filter_type,
-                                         st->str_strict);
-    if (st->strict_member == NULL)
-        return -1;
+    {
+        static const char *const names[SCX_NMEMBERS] = {
+            "strict", "_used", "_rules", "profile_report",
+        };
+        int i;
+
+        for (i = 0; i < SCX_NMEMBERS; i++) {
+            st->member_names[i] = PyUnicode_InternFromString(names[i]);
+            if (st->member_names[i] == NULL)
+                return -1;
+            st->member_descriptors[i] = PyObject_GetAttr(
+                (PyObject *)st->filter_type, st->member_names[i]);
+            if (st->member_descriptors[i] == NULL)
+                return -1;
+        }
+    }
     return add_constants(module);
 }
 
@@ -137,6 +146,7 @@ static int
 core_traverse(PyObject *module, visitproc visit, void *arg)
 {
     scx_state *st = scx_get_state(module);
+    int i;
 
     Py_VISIT(st->filter_type);
     Py_VISIT(st->SeccompError);
@@ -152,8 +162,10 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->defaults.available);
     Py_VISIT(st->defaults.action_type);
     Py_VISIT(st->str_value);
-    Py_VISIT(st->str_strict);
-    Py_VISIT(st->strict_member);
+    for (i = 0; i < SCX_NMEMBERS; i++) {
+        Py_VISIT(st->member_names[i]);
+        Py_VISIT(st->member_descriptors[i]);
+    }
     return 0;
 }
 
@@ -161,6 +173,7 @@ static int
 core_clear(PyObject *module)
 {
     scx_state *st = scx_get_state(module);
+    int i;
 
     Py_CLEAR(st->filter_type);
     Py_CLEAR(st->SeccompError);
@@ -177,8 +190,10 @@ core_clear(PyObject *module)
     Py_CLEAR(st->defaults.available);
     Py_CLEAR(st->defaults.action_type);
     Py_CLEAR(st->str_value);
-    Py_CLEAR(st->str_strict);
-    Py_CLEAR(st->strict_member);
+    for (i = 0; i < SCX_NMEMBERS; i++) {
+        Py_CLEAR(st->member_names[i]);
+        Py_CLEAR(st->member_descriptors[i]);
+    }
     return 0;
 }
 

@@ -799,6 +799,8 @@ scx_reserve_rules(scx_filter *self, Py_ssize_t extra)
 
     if (wanted <= self->rules_capacity)
         return 0;
+    if (wanted > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(scx_rule))
+        return -1;
     /* The first store is as large as the first batch needs, which keeps
      * small filters to small allocations; later ones double. */
     capacity = self->rules_capacity ? self->rules_capacity : wanted;
@@ -998,15 +1000,21 @@ prefix_rule_error(scx_state *st, Py_ssize_t index)
         PyErr_Restore(type, value, traceback);
         return;
     }
+    text = NULL;
     if (type == st->InvalidArgumentError) {
         PyObject *number = PyObject_GetAttrString(value, "errno");
 
         if (number != NULL && PyLong_Check(number))
             err = (int)PyLong_AsLong(number);
         Py_XDECREF(number);
+        PyErr_Clear();
         text = PyObject_GetAttrString(value, "message");
+        if (text == NULL || !PyUnicode_Check(text)) {
+            PyErr_Clear();
+            Py_CLEAR(text);
+        }
     }
-    else
+    if (text == NULL)
         text = PyObject_Str(value);
     if (text == NULL) {
         PyErr_Clear();
@@ -1109,20 +1117,22 @@ done:
  * (None).  The entry is (action, syscalls), one rule per name in the
  * tuple. */
 static int
-record_same(scx_filter *self, PyObject *action, PyObject *syscalls)
+record_same(scx_filter *self, PyObject *recorded, PyObject *action,
+            PyObject *syscalls)
 {
-    PyObject *recorded = self->recorded;
-    PyObject *entry;
+    PyObject *entry, *current;
     int rc;
 
-    if (recorded == NULL || recorded == Py_None)
+    /* Warnings ran Python code: record only in the list that is still the
+     * filter's, so that code replacing _rules cannot make this fail. */
+    current = scx_get_member(self, &self->recorded);
+    Py_XDECREF(current);
+    if (recorded == NULL || current != recorded)
         return 0;
     entry = PyTuple_Pack(2, action, syscalls);
     if (entry == NULL)
         return -1;
-    Py_INCREF(recorded);
     rc = PyList_Append(recorded, entry);
-    Py_DECREF(recorded);
     Py_DECREF(entry);
     return rc;
 }
@@ -1140,9 +1150,9 @@ PyObject *
 scx_filter_add_same(scx_filter *self, PyObject *const *args, Py_ssize_t nargs)
 {
     scx_state *st = scx_filter_state(self);
-    PyObject *action, *syscalls, *strict;
-    pending_rule *batch;
-    Py_ssize_t i, n, added;
+    PyObject *action, *syscalls, *strict, *recorded;
+    pending_rule *batch = NULL;
+    Py_ssize_t i, n, added = -1;
     int loaded, mode, truth;
 
     if (nargs != 3 || !PyTuple_Check(args[1])) {
@@ -1153,40 +1163,50 @@ scx_filter_add_same(scx_filter *self, PyObject *const *args, Py_ssize_t nargs)
     }
     action = args[0];
     syscalls = args[1];
-    strict = args[2] == Py_None ? self->strict : args[2];
     n = PyTuple_GET_SIZE(syscalls);
     for (i = 0; i < n; i++) {
         if (!PyUnicode_Check(PyTuple_GET_ITEM(syscalls, i)))
             Py_RETURN_NOTIMPLEMENTED;
     }
-    if (self->recorded != NULL && self->recorded != Py_None
-        && !PyList_CheckExact(self->recorded))
+    recorded = scx_get_member(self, &self->recorded);
+    if (recorded == Py_None)
+        Py_CLEAR(recorded);
+    if (recorded != NULL && !PyList_CheckExact(recorded)) {
+        Py_DECREF(recorded);
         Py_RETURN_NOTIMPLEMENTED;
+    }
     scx_lock(self);
     loaded = self->loaded;
     scx_unlock(self);
-    if (loaded)
+    if (loaded) {
+        Py_XDECREF(recorded);
         Py_RETURN_NOTIMPLEMENTED;
+    }
+    strict = args[2] == Py_None ? scx_get_member(self, &self->strict)
+                                : (Py_INCREF(args[2]), args[2]);
     truth = strict == NULL ? 0 : PyObject_IsTrue(strict);
+    Py_XDECREF(strict);
     if (truth < 0)
-        return NULL;
+        goto done;
     mode = truth ? SCX_MISSING_RAISE : SCX_MISSING_WARN;
 
     batch = PyMem_Calloc(n ? (size_t)n : 1, sizeof(pending_rule));
-    if (batch == NULL)
-        return PyErr_NoMemory();
-    added = -1;
+    if (batch == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
     for (i = 0; i < n; i++) {
         if (parse_rule(st, action, PyTuple_GET_ITEM(syscalls, i), NULL, 0,
                        &batch[i]) < 0)
             goto done;
     }
     added = add_batch(self, batch, n, mode);
-    if (added > 0 && record_same(self, action, syscalls) < 0)
+    if (added > 0 && record_same(self, recorded, action, syscalls) < 0)
         added = -1;
 
 done:
     PyMem_Free(batch);
+    Py_XDECREF(recorded);
     if (added < 0)
         return NULL;
     return PyLong_FromSsize_t(added);
@@ -1253,7 +1273,7 @@ scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
                            Py_ssize_t nargs)
 {
     scx_state *st = scx_filter_state(self);
-    PyObject *items, *strict, **values = NULL, *entries = NULL;
+    PyObject *items, *strict, **values = NULL, *entries = NULL, *recorded;
     pending_rule *batch = NULL;
     scx_defaults d;
     Py_ssize_t i, n, added = -1;
@@ -1267,8 +1287,6 @@ scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
     }
     if (!PyList_CheckExact(args[0]) && !PyTuple_CheckExact(args[0]))
         Py_RETURN_NOTIMPLEMENTED;
-    if (self->recorded == NULL || !PyList_CheckExact(self->recorded))
-        Py_RETURN_NOTIMPLEMENTED;
     scx_lock(self);
     loaded = self->loaded;
     scx_unlock(self);
@@ -1277,17 +1295,28 @@ scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
     scx_get_defaults(st, &d);
     if (!d.ready || d.available != args[2])
         Py_RETURN_NOTIMPLEMENTED;
-    strict = args[1] == Py_None ? self->strict : args[1];
+    strict = args[1] == Py_None ? scx_get_member(self, &self->strict)
+                                : (Py_INCREF(args[1]), args[1]);
     truth = strict == NULL ? 0 : PyObject_IsTrue(strict);
+    Py_XDECREF(strict);
     if (truth < 0)
         return NULL;
     mode = truth ? SCX_MISSING_RAISE : SCX_MISSING_WARN;
+    /* The list the rules are recorded in, held so that Python code run by
+     * warnings cannot free it. */
+    recorded = scx_get_member(self, &self->recorded);
+    if (recorded == NULL || !PyList_CheckExact(recorded)) {
+        Py_XDECREF(recorded);
+        Py_RETURN_NOTIMPLEMENTED;
+    }
 
     /* A tuple copy, so that the items stay in place while Python code runs
      * during parsing and warnings. */
     items = PySequence_Tuple(args[0]);
-    if (items == NULL)
+    if (items == NULL) {
+        Py_DECREF(recorded);
         return NULL;
+    }
     n = PyTuple_GET_SIZE(items);
     for (i = 0; i < n; i++) {
         PyObject *item = PyTuple_GET_ITEM(items, i);
@@ -1344,11 +1373,12 @@ scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
         PyList_SET_ITEM(entries, i, entry);
     }
     for (i = 0; i < n; i++) {
-        PyObject *item = PyTuple_GET_ITEM(items, i);
+        /* The recorded copy, so that the filter and the record agree. */
+        PyObject *entry = PyList_GET_ITEM(entries, i);
 
-        if (parse_rule(st, values[i], PyTuple_GET_ITEM(item, 1),
-                       PyTuple_GET_SIZE(item) == 3 ? PyTuple_GET_ITEM(item, 2)
-                                                   : NULL,
+        if (parse_rule(st, values[i], PyTuple_GET_ITEM(entry, 1),
+                       PyTuple_GET_SIZE(entry) == 3 ? PyTuple_GET_ITEM(entry, 2)
+                                                    : NULL,
                        0, &batch[i]) < 0) {
             prefix_rule_error(st, i);
             goto done;
@@ -1356,10 +1386,17 @@ scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
     }
     added = add_batch(self, batch, n, mode);
     if (added >= 0) {
-        Py_ssize_t end = PyList_GET_SIZE(self->recorded);
+        PyObject *current = scx_get_member(self, &self->recorded);
 
-        if (PyList_SetSlice(self->recorded, end, end, entries) < 0)
-            added = -1;
+        /* Warnings ran Python code: record only in the list that is still
+         * the filter's. */
+        Py_XDECREF(current);
+        if (current == recorded) {
+            Py_ssize_t end = PyList_GET_SIZE(recorded);
+
+            if (PyList_SetSlice(recorded, end, end, entries) < 0)
+                added = -1;
+        }
     }
     goto done;
 
@@ -1375,6 +1412,7 @@ done:
     Py_XDECREF(entries);
     PyMem_Free(batch);
     Py_DECREF(items);
+    Py_DECREF(recorded);
     if (added == -2)
         Py_RETURN_NOTIMPLEMENTED;
     if (added < 0)
