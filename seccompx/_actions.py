@@ -98,8 +98,8 @@ class Action:
         if kind is ActionKind.ERRNO and not 0 <= data <= MAX_ERRNO:
             raise InvalidArgumentError(
                 f"ERRNO({data}) is out of range: the errno must be between "
-                f"0 and {MAX_ERRNO}, because the kernel reads larger "
-                "return values as successful results"
+                f"0 and {MAX_ERRNO}, because libseccomp rejects 4095 and "
+                "above"
             )
         if kind is ActionKind.TRACE and not 0 <= data <= MAX_TRACE:
             raise InvalidArgumentError(

@@ -254,6 +254,8 @@ def _secure_bad_arch_action() -> int:
 # libseccomp's attribute numbers as plain ints, for Filter's hot path.
 _ATTR_DEFAULT_ACTION = int(Attr.DEFAULT_ACTION)
 _ALLOW_VALUE = ALLOW.value
+# The action kinds that let a syscall run.
+_ALLOWING_KINDS = (int(ActionKind.ALLOW), int(ActionKind.LOG))
 # The attributes Filter.reset() keeps.
 _KEPT_BY_RESET = (
     Attr.BAD_ARCH_ACTION,
@@ -601,8 +603,18 @@ class Filter(_core.Context):
         action: ActionLike = ERRNO(_errno.EPERM),
         strict: Optional[bool] = None,
     ) -> int:
-        """Apply ``action`` (by default ``ERRNO(EPERM)``) to each syscall."""
+        """Apply ``action`` (by default ``ERRNO(EPERM)``) to each syscall.
+
+        ``action`` may not be ALLOW or LOG, which let the syscalls run; use
+        :meth:`allow` for those.
+        """
         value = _action_value(action)
+        if value & _RET_ACTION_FULL in _ALLOWING_KINDS:
+            raise InvalidArgumentError(
+                f"deny() with {Action.from_raw(value)!r} would let the "
+                "syscalls run; pass a refusing action such as ERRNO(n), "
+                "KILL_PROCESS or TRAP, or use allow()"
+            )
         added = self._add_same(value, syscalls, self.strict if strict is None else strict)
         if added is NotImplemented:
             return self._add_checked(value, syscalls, strict)

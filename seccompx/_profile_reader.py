@@ -292,6 +292,12 @@ def parse_integer(literal: str) -> Union[int, HugeInteger]:
     return int(literal)
 
 
+def _refuses_more(action: Action, default: Action) -> bool:
+    """Whether ``action`` refuses a syscall that ``default`` lets run."""
+    allowing = (ActionKind.ALLOW, ActionKind.LOG)
+    return default.kind in allowing and action.kind not in allowing
+
+
 def _show(value: Any) -> str:
     """Return a short repr of a value for a message.
 
@@ -1025,10 +1031,27 @@ class _Reader:
                     name_path, name, f"its action {action!r} is the default action"
                 )
                 continue
-            for syscall in self.resolve(name, name_path):
+            syscalls = self.resolve(name, name_path)
+            if not syscalls and _refuses_more(action, default):
+                self.warn_dropped_refusal(name, name_path, action, default)
+            for syscall in syscalls:
                 for comparisons in condition_sets or ():
                     rules.append(_Rule(action, syscall, comparisons, path))
         return rules
+
+    def warn_dropped_refusal(
+        self, name: str, path: str, action: Action, default: Action
+    ) -> None:
+        """Warn that a name dropped from an entry stricter than the default
+        leaves that syscall to the default action."""
+        if _groups.is_group_name(name) or _groups.syscall_number(name, 0) is not None:
+            return  # a real syscall absent here, or a group: nothing weakened
+        self.warn(
+            path,
+            f"syscall {_show(name)} is unknown, so this entry's {action!r} "
+            f"does not apply to it and the default action {default!r} does; "
+            "check the spelling",
+        )
 
     def skip(self, path: str, name: str, reason: str) -> None:
         self.report.skipped.append(SkippedName(path, name, reason))

@@ -123,7 +123,9 @@ class Program(_bpf.ProgramBase):
         object.__setattr__(self, "_flow", None)
 
     @classmethod
-    def from_file(cls, source: Union[str, "os.PathLike[str]", int, BinaryIO]) -> "Program":
+    def from_file(
+        cls, source: Union[str, bytes, "os.PathLike[str]", int, BinaryIO]
+    ) -> "Program":
         """Read a program from a file of raw ``struct sock_filter`` records.
 
         This is the format of :meth:`seccompx.Filter.export_bpf_to`,
@@ -248,7 +250,8 @@ class Program(_bpf.ProgramBase):
               its file descriptor (NEW_LISTENER).  With ``tsync`` this also
               sets TSYNC_ESRCH, which the kernel requires for the pair.
             * ``wait_killable_recv``: notified tasks wait killably
-              (WAIT_KILLABLE_RECV, Linux 5.19+), only with ``new_listener``.
+              (WAIT_KILLABLE_RECV, Linux 5.19+), only with ``new_listener``;
+              without it this raises InvalidArgumentError.
 
             Every keyword takes only True or False; any other value raises
             TypeError before anything is loaded.
@@ -328,15 +331,15 @@ class Program(_bpf.ProgramBase):
 
 
 def _read_source(
-    source: Union[str, "os.PathLike[str]", int, BinaryIO],
+    source: Union[str, bytes, "os.PathLike[str]", int, BinaryIO],
 ) -> Tuple[bytes, str]:
     """Return the bytes of a path, descriptor or binary file, and a label.
 
     Reads at most MAX_PROGRAM_BYTES + 1 bytes, so that a huge or endless
     source such as /dev/zero fails fast instead of filling memory.
     """
-    if isinstance(source, (str, os.PathLike)):
-        label = repr(os.fspath(source))
+    if isinstance(source, (str, bytes, os.PathLike)):
+        label = repr(os.fsdecode(source))
         try:
             file = open(source, "rb")
         except ValueError:  # open() rejects a path with a NUL byte
@@ -376,12 +379,16 @@ def _read_source(
     return _read_limited(read, label), label
 
 
+# The largest file descriptor number: descriptors are C ints.
+_FD_MAX = 2**31 - 1
+
+
 def _read_descriptor(fd: int, label: str) -> bytes:
     """Read file descriptor ``fd``; raise InvalidArgumentError if unusable."""
-    if fd < 0:
+    if not 0 <= fd <= _FD_MAX:
         raise InvalidArgumentError(
-            f"{label} is invalid: pass a non-negative int fd, a path, or a "
-            "binary file object open for reading"
+            f"{label} is invalid: pass a non-negative int fd (at most "
+            f"{_FD_MAX}), a path, or a binary file object open for reading"
         )
     try:
         # closefd=False: the descriptor belongs to the caller.
@@ -733,8 +740,8 @@ def _invalid_error(data: bytes, count: int, flags: int) -> LoadError:
     if count > MAX_INSTRUCTIONS:
         return LoadError(
             f"the program has {count} BPF instructions, over the kernel's "
-            f"limit of {MAX_INSTRUCTIONS}; use fewer rules, or optimize=2 "
-            "for a binary tree",
+            f"limit of {MAX_INSTRUCTIONS}; build it from a Filter with fewer "
+            "rules, or with optimize=2 for a binary tree",
             _errno.EINVAL,
             reason="too_large",
         )

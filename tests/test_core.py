@@ -589,7 +589,7 @@ def test_export_to_file_objects():
     read_fd, write_fd = os.pipe()
     os.close(read_fd)
     os.close(write_fd)
-    with pytest.raises(seccompx.FilterStateError, match=str(write_fd)):
+    with pytest.raises(seccompx.InvalidArgumentError, match=str(write_fd)):
         f.export_bpf_to(write_fd)
     f.close()
 

@@ -787,3 +787,43 @@ def test_cli_without_stdout(large_program: Tuple[Path, Path], case: int) -> None
     assert result.returncode == status, (argv, stderr)
     if status != EXIT_USAGE:
         assert stderr == "", argv
+
+
+@pytest.mark.parametrize("fd", [2**31, 2**64, -5])
+def test_from_file_descriptor_out_of_range(fd: int) -> None:
+    with pytest.raises(seccompx.InvalidArgumentError) as info:
+        Program.from_file(fd)
+    assert f"file descriptor {fd}" in str(info.value)
+    assert "2147483647" in str(info.value)
+
+
+def test_from_file_bytes_path(tmp_path: Path) -> None:
+    program = Filter(seccompx.ALLOW).compile()
+    path = tmp_path / "program.bpf"
+    path.write_bytes(bytes(program))
+    assert Program.from_file(os.fsencode(path)) == program
+
+
+def _status_fields() -> dict:
+    with open("/proc/self/status") as status:
+        return dict(line.split(":", 1) for line in status if ":" in line)
+
+
+def test_wait_killable_recv_needs_listener() -> None:
+    program = Filter(seccompx.ALLOW).compile()
+    before = _status_fields()
+
+    def body(fd: int) -> int:
+        try:
+            program.load(wait_killable_recv=True)
+        except seccompx.InvalidArgumentError as error:
+            os.write(fd, str(error).encode())
+        after = _status_fields()
+        # Nothing was changed: no new filter, no new no_new_privs.
+        if after["Seccomp"] != before["Seccomp"]:
+            return 3
+        return 0 if after["NoNewPrivs"] == before["NoNewPrivs"] else 4
+
+    result = run_in_child(body)
+    assert result.exitcode == 0, result
+    assert "new_listener=True" in result.text

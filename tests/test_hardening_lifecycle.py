@@ -301,9 +301,9 @@ def test_export_to_closed_descriptor():
     os.close(read_fd)
     os.close(write_fd)
     f = Filter(default=ALLOW)
-    with pytest.raises(seccompx.FilterStateError, match=f"descriptor {write_fd}"):
+    with pytest.raises(seccompx.InvalidArgumentError, match=f"descriptor {write_fd}"):
         f.export_bpf_to(write_fd)
-    with pytest.raises(seccompx.FilterStateError, match=f"descriptor {write_fd}"):
+    with pytest.raises(seccompx.InvalidArgumentError, match=f"descriptor {write_fd}"):
         f.export_pfc_to(write_fd)
 
 
@@ -317,7 +317,7 @@ def test_export_to_read_only_descriptor(tmp_path):
     path = tmp_path / "filter.bpf"
     path.write_bytes(b"")
     with open(path, "rb") as file:
-        with pytest.raises(seccompx.FilterStateError, match="not open for writing"):
+        with pytest.raises(seccompx.InvalidArgumentError, match="not open for writing"):
             Filter(default=ALLOW).export_bpf_to(file.fileno())
 
 

@@ -373,3 +373,37 @@ def test_add_rules_comparison_error_names_rule(rules, kind, expected) -> None:
     assert expected in str(info.value)
     assert f.rule_count == 0
     f.close()
+
+
+@pytest.mark.parametrize("action", [ALLOW, seccompx.LOG])
+def test_deny_rejects_allowing_action(action) -> None:
+    f = Filter(seccompx.KILL_PROCESS)
+    with pytest.raises(seccompx.InvalidArgumentError) as info:
+        f.deny("read", action=action)
+    assert repr(action) in str(info.value)
+    assert "allow()" in str(info.value)
+    assert f.rule_count == 0
+    f.close()
+
+
+def test_profile_typo_in_denylist_warns() -> None:
+    profile = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["exceve", "execve"], "action": "SCMP_ACT_ERRNO"}],
+    }
+    f = Filter.from_profile(profile)
+    assert f.profile_report is not None
+    warnings = f.profile_report.warnings
+    assert len(warnings) == 1
+    assert "'exceve'" in warnings[0]
+    assert "spelling" in warnings[0]
+    f.close()
+    # In an allowlist the same typo only leaves the syscall refused.
+    profile = {
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "syscalls": [{"names": ["exceve", "read"], "action": "SCMP_ACT_ALLOW"}],
+    }
+    g = Filter.from_profile(profile)
+    assert g.profile_report is not None
+    assert g.profile_report.warnings == []
+    g.close()

@@ -57,15 +57,14 @@ keyword_index(PyObject *name)
 }
 
 static PyObject *
-program_load(PyObject *self, PyObject *const *args, size_t nargsf,
-             PyObject *kwnames)
+program_load(PyObject *self, PyTypeObject *defining_class,
+             PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     /* The defaults: tsync and no_new_privs on, the rest off. */
     PyObject *values[NKEYWORDS] = {
         Py_True, Py_False, Py_False, Py_False, Py_False, Py_True,
     };
     PyObject *data = ((scx_bpf_program *)self)->data;
-    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     unsigned long flags = 0;
     Py_ssize_t i, nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
     PyObject *result;
@@ -95,6 +94,24 @@ program_load(PyObject *self, PyObject *const *args, size_t nargsf,
                          keyword_names[i], values[i]);
             return NULL;
         }
+    }
+    if (values[KW_WAIT_KILLABLE_RECV] == Py_True
+        && values[KW_NEW_LISTENER] != Py_True) {
+        scx_bpf_state *st = PyType_GetModuleState(defining_class);
+        PyObject *message;
+
+        /* The kernel rejects the flag without a listener, but only after
+         * no_new_privs would already be set. */
+        if (st == NULL)
+            return NULL;
+        message = PyUnicode_FromString(
+            "wait_killable_recv=True needs new_listener=True: it changes "
+            "how notified tasks wait for the listener");
+        if (message != NULL) {
+            PyErr_SetObject(st->InvalidArgumentError, message);
+            Py_DECREF(message);
+        }
+        return NULL;
     }
     if (data == NULL || !PyBytes_Check(data)
         || PyBytes_GET_SIZE(data) % sizeof(struct sock_filter) != 0) {
@@ -175,7 +192,8 @@ program_dealloc(scx_bpf_program *self)
 "  its file descriptor (NEW_LISTENER).  With ``tsync`` this also\n" \
 "  sets TSYNC_ESRCH, which the kernel requires for the pair.\n" \
 "* ``wait_killable_recv``: notified tasks wait killably\n" \
-"  (WAIT_KILLABLE_RECV, Linux 5.19+), only with ``new_listener``.\n\n" \
+"  (WAIT_KILLABLE_RECV, Linux 5.19+), only with ``new_listener``;\n" \
+"  without it this raises InvalidArgumentError.\n\n" \
 "Every keyword takes only True or False; any other value raises\n" \
 "TypeError before anything is loaded.\n" \
 "Returns the listener descriptor with ``new_listener``, else None.\n" \
@@ -184,7 +202,7 @@ program_dealloc(scx_bpf_program *self)
 
 static PyMethodDef program_methods[] = {
     {"load", (PyCFunction)(void (*)(void))program_load,
-     METH_FASTCALL | METH_KEYWORDS, LOAD_DOC},
+     METH_METHOD | METH_FASTCALL | METH_KEYWORDS, LOAD_DOC},
     {"_set_data", (PyCFunction)program_set_data, METH_O, NULL},
     {NULL, NULL, 0, NULL},
 };

@@ -553,7 +553,7 @@ scx_filter_export_fd(scx_filter *self, PyObject *args)
                           &fd) < 0)
         return NULL;
     if (fcntl((int)fd, F_GETFD) < 0)
-        return scx_raise(st->FilterStateError, EBADF,
+        return scx_raise(st->InvalidArgumentError, EBADF,
                          "cannot export to file descriptor %ld: it is not "
                          "open", fd);
     data = filter_export(self, pfc);
@@ -577,7 +577,7 @@ scx_filter_export_fd(scx_filter *self, PyObject *args)
                          "the descriptor is non-blocking and full, so only "
                          "part of the filter was written", fd);
     if (err == EBADF)
-        return scx_raise(st->FilterStateError, EBADF,
+        return scx_raise(st->InvalidArgumentError, EBADF,
                          "cannot export to file descriptor %ld: it is not "
                          "open for writing", fd);
     if (err != 0)

@@ -77,7 +77,7 @@ def child(f: Filter, out: int) -> None:
 def describe(status: int) -> str:
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
-        return f"killed by signal {number} ({signal.Signals(number).name})"
+        return f"was killed by signal {number} ({signal.Signals(number).name})"
     code = os.WEXITSTATUS(status)
     if code == EXIT_EXEC_FAILED:
         return f"exited with status {code}: execve was refused and the child went on"
