@@ -385,11 +385,9 @@ filter_init_default(scx_filter *self, PyObject *const *args, Py_ssize_t nargs)
      * value while this sets the member, so it takes the general path,
      * which sets them as attributes. */
     for (i = 0; i < SCX_NMEMBERS; i++) {
-        descriptor = PyObject_GetAttr((PyObject *)Py_TYPE(self),
-                                      st->member_names[i]);
-        if (descriptor == NULL)
-            return NULL;
-        Py_DECREF(descriptor);
+        /* A borrowed lookup through the type's cache: taking a reference
+         * would write to each descriptor, a page fault in a fresh child. */
+        descriptor = _PyType_Lookup(Py_TYPE(self), st->member_names[i]);
         if (descriptor != st->member_descriptors[i])
             Py_RETURN_FALSE;
     }
