@@ -109,10 +109,13 @@ SANITIZE_LDFLAGS := -fsanitize=address,undefined
 SANITIZE_ENV := ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:strict_string_checks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 VALGRIND_DIR := build/valgrind
-# The tests that exercise seccompx._core without loading a filter: valgrind
-# 3.19 does not implement the seccomp() syscall, so nothing loads under it.
+# The tests of the core, the BPF checker and interpreter, profiles and
+# groups, without loading a filter: valgrind 3.19 does not implement the
+# seccomp() syscall, so nothing loads under it, and run_in_child skips the
+# tests that would.
 VALGRIND_TESTS := tests/test_hardening.py tests/test_hardening_lifecycle.py \
-	tests/test_fuzz_corpus.py tests/test_fast_paths.py
+	tests/test_fuzz_corpus.py tests/test_fast_paths.py tests/test_program.py \
+	tests/test_program_asm.py tests/test_profile.py tests/test_groups.py
 VALGRIND_SELECT := -k "not load and not kernel"
 VALGRIND := valgrind --tool=memcheck --error-exitcode=99 --leak-check=no \
 	--track-origins=yes --quiet --suppressions=$(CURDIR)/tests/valgrind.supp
