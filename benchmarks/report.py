@@ -448,7 +448,7 @@ def _heap_effect(results: Dict[str, Any]) -> List[str]:
         "Imports leave a different heap behind, and the heap decides where "
         "libseccomp's allocations land. The row *libseccomp Python module, "
         "seccompx imported* runs libseccomp's module in a process that has "
-        "also imported seccompx and uses nothing from it, to separate the "
+        "also imported seccompx and uses nothing from it. It separates the "
         "two costs: its difference from the plain row is the share of "
         "seccompx's imports, and its difference from seccompx is the share "
         "of seccompx's own code. Build+load, median µs, and page faults:",

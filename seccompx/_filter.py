@@ -791,7 +791,7 @@ class Filter(_core.Context):
         if attr is Attr.BAD_ARCH_ACTION:
             value = _bad_arch_value(value)
         elif attr is Attr.OPTIMIZE:
-            # libseccomp answers EOPNOTSUPP for a level it lacks, which
+            # libseccomp returns EOPNOTSUPP for a level it lacks, which
             # would read as a missing feature rather than a bad value.
             self.optimize = value
             return

@@ -292,8 +292,9 @@ def parse_integer(literal: str) -> Union[int, HugeInteger]:
     return int(literal)
 
 
-def _refuses_more(action: Action, default: Action) -> bool:
-    """Whether ``action`` refuses a syscall that ``default`` lets run."""
+def _stricter_than(action: Action, default: Action) -> bool:
+    """Return whether ``action`` blocks a syscall that ``default`` lets
+    run."""
     allowing = (ActionKind.ALLOW, ActionKind.LOG)
     return default.kind in allowing and action.kind not in allowing
 
@@ -1032,18 +1033,18 @@ class _Reader:
                 )
                 continue
             syscalls = self.resolve(name, name_path)
-            if not syscalls and _refuses_more(action, default):
-                self.warn_dropped_refusal(name, name_path, action, default)
+            if not syscalls and _stricter_than(action, default):
+                self.warn_unknown_in_stricter(name, name_path, action, default)
             for syscall in syscalls:
                 for comparisons in condition_sets or ():
                     rules.append(_Rule(action, syscall, comparisons, path))
         return rules
 
-    def warn_dropped_refusal(
+    def warn_unknown_in_stricter(
         self, name: str, path: str, action: Action, default: Action
     ) -> None:
-        """Warn that a name dropped from an entry stricter than the default
-        leaves that syscall to the default action."""
+        """Warn when an unknown name drops out of an entry stricter than the
+        default, which leaves that syscall to the default action."""
         if _groups.is_group_name(name) or _groups.syscall_number(name, 0) is not None:
             return  # a real syscall absent here, or a group: nothing weakened
         self.warn(

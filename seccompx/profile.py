@@ -556,8 +556,8 @@ def _filter_flags(filter: "Filter") -> List[str]:
 
 
 def _each_rule(recorded: Sequence[Tuple[Any, ...]]) -> Iterator[Tuple[Any, ...]]:
-    """The recorded rules one by one: the extension records a batch of
-    Filter.allow() or deny() as one (action, names) entry."""
+    """Yield the recorded rules one by one.  The extension records a batch
+    of Filter.allow() or deny() as one (action, names) entry."""
     for item in recorded:
         if isinstance(item[1], tuple):
             for name in item[1]:

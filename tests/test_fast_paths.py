@@ -90,7 +90,7 @@ def test_failed_batch_records_nothing():
     f.close()
 
 
-def test_changes_after_load_still_refused():
+def test_changes_after_load_rejected():
     def body(fd: int) -> int:
         f = Filter(ALLOW)
         f.deny("getppid", action=ERRNO(errno.EPERM))
@@ -105,7 +105,8 @@ def test_changes_after_load_still_refused():
             os.getppid()
         except OSError:
             return 4
-        # getppid never fails with an exception in Python; the raw call does.
+        # os.getppid() does not check for errors, so the raw call shows the
+        # errno.
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
@@ -117,7 +118,7 @@ def test_changes_after_load_still_refused():
     assert result.exitcode == 0, result
 
 
-def test_one_call_load_enforces_the_filter():
+def test_one_call_load_enforces():
     def body(fd: int) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
@@ -140,7 +141,7 @@ def test_one_call_load_enforces_the_filter():
     assert result.output == b"loaded"
 
 
-def test_stale_defaults_take_the_general_path(monkeypatch, tmp_path):
+def test_stale_defaults_use_general_path(monkeypatch, tmp_path):
     fake = tmp_path / "actions_avail"
     fake.write_text("kill_thread trap errno user_notif trace log allow\n")
     Filter(ALLOW).close()
@@ -158,7 +159,7 @@ def test_stale_defaults_take_the_general_path(monkeypatch, tmp_path):
     f.close()
 
 
-def test_add_rules_one_call_matches_general():
+def test_add_rules_matches_general():
     rules = [
         (ALLOW, "read"),
         (ALLOW, "write", ()),
@@ -185,7 +186,7 @@ def test_add_rules_one_call_matches_general():
         [(ALLOW, "read", {seccompx.Arg(0) == 1})],  # a set of comparisons
     ],
 )
-def test_add_rules_general_cases_still_add(rules):
+def test_add_rules_general_cases_add(rules):
     f = Filter(ERRNO(1))
     assert f.add_rules(rules) == 1
     assert f.rule_count == 1
@@ -217,7 +218,7 @@ def test_add_rules_failure_adds_nothing():
 
 
 @pytest.mark.parametrize("level", [1, 2])
-def test_optimize_level_matches_general_path(level):
+def test_optimize_matches_general_path(level):
     fast = Filter(KILL_PROCESS, optimize=level)
     slow = Filter(KILL_PROCESS, optimize=level, arches=[Arch.native()])
     assert fast.optimize == level
@@ -320,7 +321,7 @@ def test_warning_handler_replacing_record(replacement, method):
     f.export_bpf()
 
 
-def test_subclass_member_property_takes_general_path():
+def test_subclass_property_uses_general_path():
     class Tracked(Filter):
         seen = []
 

@@ -982,10 +982,10 @@ scx_filter_add_rule(scx_filter *self, PyObject *args, PyObject *kwargs)
 }
 
 /*
- * Put "rules[index]: " in front of the message of the error parsing a
- * rule raised, when it is an InvalidArgumentError or a TypeError: those
- * name a bad comparison or value, but not the rule.  Other errors, such as
- * UnknownSyscallError, name the syscall and keep their attributes.
+ * Put "rules[index]: " in front of the message of a parse error that is an
+ * InvalidArgumentError or a TypeError, because those name a bad comparison
+ * or value but not the rule.  Other errors, such as UnknownSyscallError,
+ * name the syscall, so they keep their message and attributes.
  */
 static void
 prefix_rule_error(scx_state *st, Py_ssize_t index)
@@ -1113,6 +1113,50 @@ done:
     return PyLong_FromSsize_t(added);
 }
 
+/* Shared by the one-call paths ----------------------------------------- */
+
+/* Set *mode from strict, or from the filter's own strict when it is None.
+ * Returns -1 with an exception set. */
+static int
+plain_mode(scx_filter *self, PyObject *strict, int *mode)
+{
+    int truth;
+
+    if (strict == Py_None) {
+        strict = scx_get_member(self, &self->strict);
+        truth = strict == NULL ? 0 : PyObject_IsTrue(strict);
+        Py_XDECREF(strict);
+    }
+    else
+        truth = PyObject_IsTrue(strict);
+    if (truth < 0)
+        return -1;
+    *mode = truth ? SCX_MISSING_RAISE : SCX_MISSING_WARN;
+    return 0;
+}
+
+static int
+filter_is_loaded(scx_filter *self)
+{
+    int loaded;
+
+    scx_lock(self);
+    loaded = self->loaded;
+    scx_unlock(self);
+    return loaded;
+}
+
+/* Whether recorded is still the filter's record of its rules: warnings
+ * run Python code, which may have replaced it. */
+static int
+still_recorded(scx_filter *self, PyObject *recorded)
+{
+    PyObject *current = scx_get_member(self, &self->recorded);
+
+    Py_XDECREF(current);
+    return recorded != NULL && current == recorded;
+}
+
 /* Record an added batch in the rules as given, unless that record is off
  * (None).  The entry is (action, syscalls), one rule per name in the
  * tuple. */
@@ -1120,14 +1164,12 @@ static int
 record_same(scx_filter *self, PyObject *recorded, PyObject *action,
             PyObject *syscalls)
 {
-    PyObject *entry, *current;
+    PyObject *entry;
     int rc;
 
-    /* Warnings ran Python code: record only in the list that is still the
-     * filter's, so that code replacing _rules cannot make this fail. */
-    current = scx_get_member(self, &self->recorded);
-    Py_XDECREF(current);
-    if (recorded == NULL || current != recorded)
+    /* Record only in the list that is still the filter's, so that code
+     * replacing _rules cannot make this fail. */
+    if (!still_recorded(self, recorded))
         return 0;
     entry = PyTuple_Pack(2, action, syscalls);
     if (entry == NULL)
@@ -1150,10 +1192,10 @@ PyObject *
 scx_filter_add_same(scx_filter *self, PyObject *const *args, Py_ssize_t nargs)
 {
     scx_state *st = scx_filter_state(self);
-    PyObject *action, *syscalls, *strict, *recorded;
+    PyObject *action, *syscalls, *recorded;
     pending_rule *batch = NULL;
     Py_ssize_t i, n, added = -1;
-    int loaded, mode, truth;
+    int mode;
 
     if (nargs != 3 || !PyTuple_Check(args[1])) {
         PyErr_SetString(PyExc_TypeError,
@@ -1175,20 +1217,12 @@ scx_filter_add_same(scx_filter *self, PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(recorded);
         Py_RETURN_NOTIMPLEMENTED;
     }
-    scx_lock(self);
-    loaded = self->loaded;
-    scx_unlock(self);
-    if (loaded) {
+    if (filter_is_loaded(self)) {
         Py_XDECREF(recorded);
         Py_RETURN_NOTIMPLEMENTED;
     }
-    strict = args[2] == Py_None ? scx_get_member(self, &self->strict)
-                                : (Py_INCREF(args[2]), args[2]);
-    truth = strict == NULL ? 0 : PyObject_IsTrue(strict);
-    Py_XDECREF(strict);
-    if (truth < 0)
+    if (plain_mode(self, args[2], &mode) < 0)
         goto done;
-    mode = truth ? SCX_MISSING_RAISE : SCX_MISSING_WARN;
 
     batch = PyMem_Calloc(n ? (size_t)n : 1, sizeof(pending_rule));
     if (batch == NULL) {
@@ -1273,11 +1307,11 @@ scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
                            Py_ssize_t nargs)
 {
     scx_state *st = scx_filter_state(self);
-    PyObject *items, *strict, **values = NULL, *entries = NULL, *recorded;
+    PyObject *items, **values = NULL, *entries = NULL, *recorded;
     pending_rule *batch = NULL;
     scx_defaults d;
     Py_ssize_t i, n, added = -1;
-    int loaded, mode, truth, comparisons = 0;
+    int mode, comparisons = 0;
 
     if (nargs != 3) {
         PyErr_SetString(PyExc_TypeError,
@@ -1287,21 +1321,13 @@ scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
     }
     if (!PyList_CheckExact(args[0]) && !PyTuple_CheckExact(args[0]))
         Py_RETURN_NOTIMPLEMENTED;
-    scx_lock(self);
-    loaded = self->loaded;
-    scx_unlock(self);
-    if (loaded)
+    if (filter_is_loaded(self))
         Py_RETURN_NOTIMPLEMENTED;
     scx_get_defaults(st, &d);
     if (!d.ready || d.available != args[2])
         Py_RETURN_NOTIMPLEMENTED;
-    strict = args[1] == Py_None ? scx_get_member(self, &self->strict)
-                                : (Py_INCREF(args[1]), args[1]);
-    truth = strict == NULL ? 0 : PyObject_IsTrue(strict);
-    Py_XDECREF(strict);
-    if (truth < 0)
+    if (plain_mode(self, args[1], &mode) < 0)
         return NULL;
-    mode = truth ? SCX_MISSING_RAISE : SCX_MISSING_WARN;
     /* The list the rules are recorded in, held so that Python code run by
      * warnings cannot free it. */
     recorded = scx_get_member(self, &self->recorded);
@@ -1385,18 +1411,11 @@ scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
         }
     }
     added = add_batch(self, batch, n, mode);
-    if (added >= 0) {
-        PyObject *current = scx_get_member(self, &self->recorded);
+    if (added >= 0 && still_recorded(self, recorded)) {
+        Py_ssize_t end = PyList_GET_SIZE(recorded);
 
-        /* Warnings ran Python code: record only in the list that is still
-         * the filter's. */
-        Py_XDECREF(current);
-        if (current == recorded) {
-            Py_ssize_t end = PyList_GET_SIZE(recorded);
-
-            if (PyList_SetSlice(recorded, end, end, entries) < 0)
-                added = -1;
-        }
+        if (PyList_SetSlice(recorded, end, end, entries) < 0)
+            added = -1;
     }
     goto done;
 
