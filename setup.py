@@ -34,6 +34,42 @@ def pkg_config(*args):
     return shlex.split(out)
 
 
+# A static build gives its copy of libseccomp the allocator in csrc/heap,
+# which keeps libseccomp's blocks together (see heap.c for why).  --wrap
+# sends every call to these functions, from the archive and from the
+# extension, to the versions there.
+HEAP_SOURCES = ["csrc/heap/heap.c"]
+HEAP_HEADERS = ["csrc/heap/heap.h"]
+HEAP_WRAP = ["-Wl,--wrap=" + name for name in ("malloc", "calloc", "realloc", "free")]
+# C library functions that resize, free or inspect a block that the caller
+# passes in.  Given a block of the allocator they would corrupt memory, so
+# an archive that calls one cannot be linked with it.
+HEAP_UNSAFE = {"reallocarray", "getline", "getdelim", "malloc_usable_size"}
+
+
+def check_heap_safe(archive):
+    """Exit if ``archive`` calls a function in HEAP_UNSAFE.
+
+    Without nm (binutils), which every toolchain that builds the
+    extensions has, the check is skipped with a warning.
+    """
+    try:
+        out = subprocess.run(
+            ["nm", "-P", "-u", archive], check=True, capture_output=True, text=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError) as error:
+        print(f"warning: nm could not list {archive} ({error}); not checking "
+              "that libseccomp is safe with the allocator in csrc/heap")
+        return
+    called = {line.split()[0] for line in out.splitlines() if line.split()}
+    unsafe = sorted(called & HEAP_UNSAFE)
+    if unsafe:
+        raise SystemExit(
+            f"{archive} calls {', '.join(unsafe)}, which the allocator in "
+            "csrc/heap does not wrap; add them to heap.c and HEAP_WRAP first"
+        )
+
+
 def libseccomp_options():
     """Return compile and link options for libseccomp."""
     static = os.environ.get("SECCOMPX_LIBSECCOMP_STATIC")
@@ -45,12 +81,13 @@ def libseccomp_options():
                 "set it to the path of libseccomp.a or unset it"
             )
         include = include or archive_include_dir(static)
+        check_heap_safe(static)
     cflags = ["-I" + include] if include else pkg_config("--cflags") or []
     if static:
         # Hide libseccomp's symbols so that the extension never binds to,
         # or exports, a second copy loaded by another module.
-        ldflags = [static, "-Wl,--exclude-libs,ALL"]
-        macros = [("SECCOMPX_STATIC_LIBSECCOMP", "1")]
+        ldflags = [static, "-Wl,--exclude-libs,ALL"] + HEAP_WRAP
+        macros = [("SECCOMPX_STATIC_LIBSECCOMP", "1"), ("SECCOMPX_HEAP", "1")]
     else:
         ldflags = pkg_config("--libs") or ["-lseccomp"]
         macros = []
@@ -127,15 +164,20 @@ def extension(name, links_libseccomp):
     compile_args = WARNINGS + ["-fvisibility=hidden"] + extra_cflags
     link_args = list(extra_ldflags)
     macros = []
+    extra_sources = []
+    extra_depends = []
     if links_libseccomp:
         compile_args += seccomp_cflags
         link_args = seccomp_ldflags + link_args
         macros = seccomp_macros
+        if os.environ.get("SECCOMPX_LIBSECCOMP_STATIC"):
+            extra_sources = HEAP_SOURCES
+            extra_depends = HEAP_HEADERS
     return Extension(
         f"seccompx._{name}",
-        sources=sources(folder),
+        sources=sources(folder) + extra_sources,
         # Headers count as inputs, so editing one rebuilds the extension.
-        depends=sources(folder, ".h") + sources("csrc", ".h"),
+        depends=sources(folder, ".h") + sources("csrc", ".h") + extra_depends,
         include_dirs=["csrc"],
         define_macros=macros,
         extra_compile_args=compile_args,

@@ -147,7 +147,13 @@ def _targets(results: Dict[str, Any]) -> List[str]:
         "## Targets",
         "",
         "Ratios are of medians measured in the same run. A ratio below 1 "
-        "means seccompx is faster.",
+        "means seccompx is faster. "
+        + (
+            "seccompx is the build that links libseccomp statically, as the "
+            "wheels do (see Method)."
+            if (results.get("package") or {}).get("path", ".") != "."
+            else "seccompx is the in-place build with the shared libseccomp."
+        ),
         "",
         "| comparison | measured | target | result |",
         "| --- | --- | --- | --- |",
@@ -450,16 +456,22 @@ def _heap_effect(results: Dict[str, Any]) -> List[str]:
         "seccompx imported* runs libseccomp's module in a process that has "
         "also imported seccompx and uses nothing from it. It separates the "
         "two costs: its difference from the plain row is the share of "
-        "seccompx's imports, and its difference from seccompx is the share "
-        "of seccompx's own code. Build+load, median µs, and page faults:",
+        "seccompx's imports, and its difference from *seccompx, shared "
+        "libseccomp*, which uses the same malloc, is the share of "
+        "seccompx's own code. Build+load, median µs, and page faults:",
         "",
         "| policy | libseccomp module | libseccomp module, seccompx imported "
-        "| seccompx |",
-        "| --- | --- | --- | --- |",
+        "| seccompx, shared libseccomp | seccompx |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for policy in _policy_names(results):
         cells = []
-        for key in ("libseccomp-python", "libseccomp-python-heap", "seccompx"):
+        for key in (
+            "libseccomp-python",
+            "libseccomp-python-heap",
+            "seccompx-shared",
+            "seccompx",
+        ):
             impl = _impl(results, key)
             summary = impl["summaries"].get(policy) if impl else None
             if summary is None:
@@ -482,12 +494,18 @@ def _reading(results: Dict[str, Any]) -> List[str]:
         "of a page of code maps it; each is a minor page fault. A C program "
         "touches few pages to build a filter: its heap is small and "
         "libseccomp's allocations lie close together. A Python child touches "
-        "many more. Every object whose reference count changes is written, "
-        "and libseccomp's many small allocations are served from the free "
-        "lists of the interpreter's large, fragmented heap, so they land on "
-        "different shared pages. The same libseccomp calls therefore cost "
-        "more faults in a Python process than in a C one, whichever binding "
-        "makes them; compare the page-fault columns with the times.",
+        "many more. Every object whose reference count changes is written. "
+        "The C library's malloc serves libseccomp's many small allocations "
+        "from the free lists of the interpreter's large, fragmented heap, so "
+        "they land on different shared pages. The same libseccomp calls "
+        "therefore cost more faults in a Python process than in a C one; "
+        "compare the page-fault columns with the times.",
+        "",
+        "A static build of seccompx, as in the wheels, links libseccomp with "
+        "a block allocator of its own (csrc/heap/heap.c). Its blocks lie "
+        "together in a few regions, so libseccomp touches about as many "
+        "pages as in a C program. The rows *seccompx* and *seccompx, shared "
+        "libseccomp* differ in that alone.",
         "",
         *_heap_effect(results),
         "`Program.load` avoids most of this: compile the filter once in the "
@@ -527,7 +545,8 @@ def _method(results: Dict[str, Any]) -> List[str]:
         "the Python rows compare bindings only under one interpreter. When "
         "the system interpreter loads extensions of the same ABI as the "
         "one seccompx was built with, every Python row runs under it, with "
-        "seccompx's in-place build and pyseccomp on its path.",
+        "seccompx and pyseccomp on its path.",
+        f"- {_linkage(results)}",
         f"- Python rows ran under: {_interpreters(results)}.",
         "",
         "| policy | rules | description |",
@@ -554,6 +573,24 @@ def _method(results: Dict[str, Any]) -> List[str]:
             version = f"not available: {impl['unavailable']}"
         lines.append(f"| {impl['label']} | {version} |")
     return lines + [""]
+
+
+def _linkage(results: Dict[str, Any]) -> str:
+    """Return the Method sentence on how the measured seccompx was built."""
+    package = results.get("package") or {}
+    if package.get("path", ".") == ".":
+        return (
+            "seccompx rows use the in-place build, which links the shared "
+            "libseccomp; no libseccomp.a was found for a build like the "
+            "wheels'."
+        )
+    return (
+        f"seccompx rows use a build in {package['path']} with "
+        f"{package['linkage']}, as the wheels link it. Such a build gives "
+        "libseccomp the block allocator of csrc/heap. The row *seccompx, "
+        "shared libseccomp* is the in-place build, where libseccomp uses the "
+        "C library's malloc."
+    )
 
 
 def _interpreters(results: Dict[str, Any]) -> str:

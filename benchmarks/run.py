@@ -15,6 +15,11 @@ take turns so that a drift in machine speed affects all of them alike:
 * pyseccomp from PyPI, and libseccomp's own Python module under the system
   interpreter, where they are installed.
 
+seccompx is measured as the wheels build it, with libseccomp linked
+statically from the system's libseccomp.a into a copy under
+benchmarks/build/static, and once more as the in-place build against the
+shared libseccomp.  Without a libseccomp.a, only the in-place build runs.
+
 Every sample runs in a freshly forked child.  It also runs ``seccompx
 bench`` for the stage breakdown and per-syscall cost, times ``import
 seccompx``, and runs benchmarks/bench_sandbox.py when it exists.  The
@@ -28,6 +33,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -63,6 +69,23 @@ class Implementation:
     samples: Dict[str, List[Tuple[int, ...]]] = field(default_factory=dict)
 
 
+@dataclass
+class Package:
+    """A folder holding a built seccompx package, and how it was built."""
+
+    path: str
+    linkage: str
+
+    def env(self, *extra: str) -> Dict[str, str]:
+        """Return this process's environment with the package, then
+        ``extra``, first on the module path."""
+        return dict(os.environ, PYTHONPATH=os.pathsep.join([self.path, *extra]))
+
+
+# The in-place build, which links the shared libseccomp.
+IN_PLACE = Package(ROOT, "shared libseccomp (the in-place build)")
+
+
 # Preparation --------------------------------------------------------------
 
 
@@ -84,10 +107,11 @@ def run_command(
     return subprocess.run(list(command), text=True, capture_output=True, **kwargs)
 
 
-def warm_bytecode(interpreters: Sequence[str]) -> None:
+def warm_bytecode(interpreters: Sequence[str], package: Package) -> None:
     """Import everything the measurements import once, to fill the cache."""
     code = "import importlib, seccompx, seccompx.bench, seccompx.cli.bench"
-    run_command([sys.executable, "-c", code], cwd=ROOT)
+    for folder in [package] if package is IN_PLACE else [package, IN_PLACE]:
+        run_command([sys.executable, "-c", code], cwd=folder.path, env=folder.env())
     for interpreter in interpreters:
         run_command(
             [interpreter, "-c", "import json, argparse, struct, traceback"], cwd=ROOT
@@ -191,6 +215,61 @@ def policies_header(policies: Sequence[seccompx.bench.Policy]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def static_archive() -> Optional[str]:
+    """Return the libseccomp.a to link a wheel-like build with, or None.
+
+    That is ``SECCOMPX_LIBSECCOMP_STATIC`` when set, else the archive in
+    the library folder pkg-config names for libseccomp (Debian's
+    libseccomp-dev installs one).
+    """
+    archive = os.environ.get("SECCOMPX_LIBSECCOMP_STATIC")
+    if archive:
+        return archive
+    try:
+        result = run_command(["pkg-config", "--variable=libdir", "libseccomp"])
+    except OSError:
+        return None
+    path = os.path.join(result.stdout.strip(), "libseccomp.a")
+    return path if result.returncode == 0 and os.path.isfile(path) else None
+
+
+def build_static_package(build: str) -> Optional[Package]:
+    """Build seccompx with libseccomp linked statically, as the wheels are.
+
+    The package is copied to ``build``/static and built there, so the
+    in-place build stays as it is.  Returns None when there is no
+    libseccomp.a to link.
+    """
+    archive = static_archive()
+    if archive is None:
+        return None
+    target = os.path.join(build, "static")
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(
+        os.path.join(ROOT, "seccompx"),
+        os.path.join(target, "seccompx"),
+        ignore=shutil.ignore_patterns("*.so", "__pycache__"),
+    )
+    command = [
+        sys.executable,
+        "setup.py",
+        "-q",
+        "build_ext",
+        "--build-lib",
+        target,
+        "--build-temp",
+        os.path.join(target, "tmp"),
+    ]
+    env = dict(os.environ, SECCOMPX_LIBSECCOMP_STATIC=archive)
+    result = run_command(command, cwd=ROOT, env=env)
+    if result.returncode != 0:
+        raise SystemExit(
+            f"run.py: the static build failed:\n{shlex.join(command)}\n"
+            f"{result.stderr}"
+        )
+    return Package(target, f"libseccomp linked statically from {archive}")
+
+
 def prepare(build: str) -> Tuple[List[seccompx.bench.Policy], int]:
     """Write the policies, their BPF and the C header; build the programs.
 
@@ -236,7 +315,7 @@ def interpreter_suffix(interpreter: str, module: str) -> Optional[str]:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
-def peer_interpreter(build: str) -> Tuple[str, Optional[Dict[str, str]]]:
+def peer_interpreter(build: str) -> Tuple[str, List[str]]:
     """Choose the interpreter every Python implementation runs under.
 
     Interpreters built differently run the same Python code at different
@@ -244,16 +323,19 @@ def peer_interpreter(build: str) -> Tuple[str, Optional[Dict[str, str]]]:
     libpython, for one), so the Python rows compare bindings only when they
     share one interpreter.  libseccomp's own module exists only for the
     system interpreter, so that one is chosen when it can import it and
-    loads extensions of the same ABI as this one: then seccompx's in-place
-    build and pyseccomp are put on its path.  Otherwise every row uses this
+    loads extensions of the same ABI as this one: then seccompx and
+    pyseccomp are put on its path.  Otherwise every row uses this
     interpreter, and the libseccomp module's row, if any, its own.
+
+    Returns the interpreter and the folders to put on its module path
+    after seccompx's.
     """
     ours = sysconfig.get_config_var("EXT_SUFFIX")
     if (
         os.path.realpath(SYSTEM_PYTHON) == os.path.realpath(sys.executable)
         or interpreter_suffix(SYSTEM_PYTHON, "seccomp") != ours
     ):
-        return sys.executable, None
+        return sys.executable, []
     peers = os.path.join(build, "peers")
     os.makedirs(peers, exist_ok=True)
     try:
@@ -265,15 +347,16 @@ def peer_interpreter(build: str) -> Tuple[str, Optional[Dict[str, str]]]:
             copy.write(source.read())
     except ImportError:
         pass
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([ROOT, peers])
-    return SYSTEM_PYTHON, env
+    return SYSTEM_PYTHON, [peers]
 
 
-def implementations(build: str, flags: int) -> List[Implementation]:
+def implementations(build: str, flags: int, package: Package) -> List[Implementation]:
+    """Return every implementation to sample; the seccompx rows import the
+    package built in ``package``."""
     pyimpl = os.path.join(HERE, "pyimpl.py")
     policies = os.path.join(build, "policies.json")
-    interpreter, env = peer_interpreter(build)
+    interpreter, peers = peer_interpreter(build)
+    env = package.env(*peers)
 
     def python(interpreter: str, impl: str) -> List[str]:
         return [
@@ -337,7 +420,18 @@ def implementations(build: str, flags: int) -> List[Implementation]:
             env=env,
         ),
     ]
-    if env is not None:
+    if package is not IN_PLACE:
+        found.insert(
+            3,
+            Implementation(
+                "seccompx-shared",
+                "seccompx, shared libseccomp",
+                "builder",
+                python(interpreter, "seccompx"),
+                env=IN_PLACE.env(*peers),
+            ),
+        )
+    if peers:
         found.append(
             Implementation(
                 "libseccomp-python-heap",
@@ -464,7 +558,7 @@ def summaries(impl: Implementation) -> Dict[str, Dict[str, Any]]:
 # Other measurements -------------------------------------------------------
 
 
-def stage_breakdown(samples: int, *options: str) -> Dict[str, Any]:
+def stage_breakdown(package: Package, samples: int, *options: str) -> Dict[str, Any]:
     """Run ``seccompx bench --json`` with ``options`` (default: every
     policy); return its report with the command added."""
     command = [
@@ -477,7 +571,7 @@ def stage_breakdown(samples: int, *options: str) -> Dict[str, Any]:
         str(samples),
         "--json",
     ]
-    result = run_command(command, cwd=ROOT)
+    result = run_command(command, cwd=package.path, env=package.env())
     if result.returncode != 0:
         raise SystemExit(f"run.py: {shlex.join(command)} failed:\n{result.stderr}")
     report: Dict[str, Any] = json.loads(result.stdout)
@@ -508,14 +602,16 @@ def parse_importtime(stderr: str) -> Tuple[Optional[int], Dict[str, Tuple[int, i
     return None, {}
 
 
-def import_time(runs: int = IMPORT_RUNS) -> Dict[str, Any]:
+def import_time(package: Package, runs: int = IMPORT_RUNS) -> Dict[str, Any]:
     """Run ``python -X importtime -c 'import seccompx'`` ``runs`` times and
     summarise the results."""
     totals: List[int] = []
     per_module: Dict[str, List[Tuple[int, int]]] = {}
     for _ in range(runs):
         result = run_command(
-            [sys.executable, "-X", "importtime", "-c", "import seccompx"], cwd=ROOT
+            [sys.executable, "-X", "importtime", "-c", "import seccompx"],
+            cwd=package.path,
+            env=package.env(),
         )
         total, modules = parse_importtime(result.stderr)
         if total is None:
@@ -545,12 +641,14 @@ def import_time(runs: int = IMPORT_RUNS) -> Dict[str, Any]:
     }
 
 
-def sandbox_results() -> Optional[Dict[str, Any]]:
+def sandbox_results(package: Package) -> Optional[Dict[str, Any]]:
     """Run benchmarks/bench_sandbox.py when it exists; return its output."""
     script = os.path.join(HERE, "bench_sandbox.py")
     if not os.path.exists(script):
         return None
-    result = run_command([sys.executable, script, "--json"], cwd=ROOT)
+    result = run_command(
+        [sys.executable, script, "--json"], cwd=package.path, env=package.env()
+    )
     parsed = None
     if result.returncode == 0:
         try:
@@ -558,7 +656,9 @@ def sandbox_results() -> Optional[Dict[str, Any]]:
         except ValueError:
             parsed = None
     if parsed is None:
-        result = run_command([sys.executable, script], cwd=ROOT)
+        result = run_command(
+            [sys.executable, script], cwd=package.path, env=package.env()
+        )
     return {
         "command": f"python benchmarks/bench_sandbox.py{' --json' if parsed else ''}",
         "exit_code": result.returncode,
@@ -622,27 +722,35 @@ def measure(args: argparse.Namespace) -> Tuple[Dict[str, Any], List[Implementati
     with their raw samples."""
     load_before = os.getloadavg()
     policies, flags = prepare(args.build_dir)
-    warm_bytecode([SYSTEM_PYTHON] if os.access(SYSTEM_PYTHON, os.X_OK) else [])
-    impls = implementations(args.build_dir, flags)
+    package = build_static_package(args.build_dir) or IN_PLACE
+    warm_bytecode(
+        [SYSTEM_PYTHON] if os.access(SYSTEM_PYTHON, os.X_OK) else [], package
+    )
+    impls = implementations(args.build_dir, flags, package)
     sample_all(impls, policies, args.build_dir, args.samples, args.rounds, flags)
 
     print("run.py: seccompx bench stage breakdown", file=sys.stderr)
-    breakdown = stage_breakdown(args.breakdown_samples)
+    breakdown = stage_breakdown(package, args.breakdown_samples)
     # personality has argument rules in the large policies, so the kernel
     # runs their BPF for it: the cost of a linear list against a tree.
     bpf_runs = [
         stage_breakdown(
+            package,
             args.breakdown_samples, "--policy", name, "--syscall", "personality"
         )
         for name in ("large", "large-tree")
     ]
     print("run.py: import time", file=sys.stderr)
-    imports = import_time(args.import_runs)
+    imports = import_time(package, args.import_runs)
     print("run.py: sandbox", file=sys.stderr)
-    sandbox = sandbox_results()
+    sandbox = sandbox_results(package)
 
     results = {
         "machine": seccompx.bench.machine_info(),
+        "package": {
+            "path": os.path.relpath(package.path, ROOT),
+            "linkage": package.linkage,
+        },
         # Other work on the machine inflates the times, so record how much
         # of it there was.
         "load_average": [load_before, os.getloadavg()],

@@ -253,7 +253,6 @@ def _secure_bad_arch_action() -> int:
 
 # libseccomp's attribute numbers as plain ints, for Filter's hot path.
 _ATTR_DEFAULT_ACTION = int(Attr.DEFAULT_ACTION)
-_ALLOW_VALUE = ALLOW.value
 # The action kinds that let a syscall run.
 _ALLOWING_KINDS = (int(ActionKind.ALLOW), int(ActionKind.LOG))
 # The attributes Filter.reset() keeps.
@@ -282,7 +281,9 @@ def _process_defaults() -> Tuple[int, bool]:
         _defaults_cache = cached
         # Hand them to the extension too, for Filter's one-call path.
         kinds = None if available is None else tuple(int(k) for k in available)
-        _core._set_defaults(Action, available, kinds, level, cached[2], cached[3])
+        _core._set_defaults(
+            Action, available, kinds, level, cached[2], cached[3], actions_available
+        )
     return cached[2], cached[3]
 
 
@@ -329,7 +330,20 @@ def _flag_property(attr: Attr, doc: str) -> Any:
     return property(get, set, doc=doc)
 
 
-class Filter(_core.Context):
+class _InitSignature:
+    """Filter.__signature__: the signature of Filter(), computed on first
+    use, because inspect takes milliseconds to import and the extension's
+    __init__ carries none."""
+
+    def __get__(self, instance: object, owner: type) -> Any:
+        import inspect
+
+        signature = inspect.signature(owner._init_general)  # type: ignore[attr-defined]
+        parameters = list(signature.parameters.values())[1:]
+        return signature.replace(parameters=parameters)
+
+
+class Filter(_core.FilterBase):
     """A seccomp filter under construction.
 
     ``default`` is the action for every syscall no rule matches.  The
@@ -360,7 +374,56 @@ class Filter(_core.Context):
     usually meant to load it.
     """
 
-    def __init__(
+    # Filter(), allow(), add_rules() and load() are methods of the
+    # extension's FilterBase (csrc/core/entry.c), so that the common calls
+    # run no Python frame: in a freshly forked child every frame costs page
+    # faults, and building a filter there is a common case.  Each passes
+    # the calls it does not handle to a Python method below:
+    # _init_general and _add_rules_general take the same arguments, and
+    # allow() and load() fall back to _add_checked and _load_general.  The
+    # stubs give type checkers and the documentation their signatures, and
+    # a test keeps their docstrings equal to the extension's.
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            default: ActionLike,
+            *,
+            arches: Optional[Iterable[Union[Arch, str, int]]] = None,
+            bad_arch: ActionLike = KILL_PROCESS,
+            no_new_privs: bool = True,
+            tsync: Optional[bool] = None,
+            log: bool = False,
+            ssb: bool = False,
+            optimize: Optional[int] = None,
+            strict: bool = False,
+        ) -> None:
+            """Create a filter whose unmatched syscalls get ``default``."""
+
+        def allow(self, *syscalls: Syscall, strict: Optional[bool] = None) -> int:
+            """Allow each of ``syscalls``, in one call to the extension."""
+
+        def add_rules(
+            self, rules: Iterable[RuleSpec], *, strict: Optional[bool] = None
+        ) -> int:
+            """Add many ``(action, syscall[, comparisons])`` rules in one call.
+
+            Returns the number of rules added.  If a rule fails after others
+            were added, the filter is left incomplete: this raises
+            FilterStateError and the filter refuses to load until reset().
+            """
+
+        def load(self) -> None:
+            """Load the filter into the kernel for this process.
+
+            Raises LoadError naming the cause when the kernel rejects it.
+            Loading cannot be undone.
+            """
+
+    else:
+        __signature__ = _InitSignature()
+
+    def _init_general(
         self,
         default: ActionLike,
         *,
@@ -373,22 +436,6 @@ class Filter(_core.Context):
         optimize: Optional[int] = None,
         strict: bool = False,
     ) -> None:
-        if (
-            bad_arch is KILL_PROCESS
-            and no_new_privs is True
-            and tsync is None
-            and log is False
-            and ssb is False
-            and arches is None
-            and strict is False
-            and self._init_default(default, actions_available(), optimize)
-        ):
-            # The default settings, set by one call into the extension:
-            # in a freshly forked child every Python function touched
-            # costs page faults, and building a filter there is a common
-            # case.  It declines until _process_defaults() has run once for
-            # this API level and list of kernel actions.
-            return
         secure_bad_arch, tsync_default = _process_defaults()
         for name, flag in (
             ("no_new_privs", no_new_privs),
@@ -404,7 +451,8 @@ class Filter(_core.Context):
                 f"arches must be a list of architectures, not the string "
                 f"{arches!r}; write arches=[{arches!r}]"
             )
-        super().__init__(_action_value(default))
+        # Context's own initialiser: FilterBase's would call this method.
+        _core.Context.__init__(self, _action_value(default))
         self.strict = strict
         # Set once the filter was loaded, exported in any form, or handed to
         # code that does so; silences FilterNotLoadedWarning.
@@ -501,22 +549,12 @@ class Filter(_core.Context):
         self._add_rule(value, syscall, comparisons, True, self._missing_mode(strict))
         self._record_rules([(value, syscall, comparisons)])
 
-    def add_rules(
+    def _add_rules_general(
         self, rules: Iterable[RuleSpec], *, strict: Optional[bool] = None
     ) -> int:
-        """Add many ``(action, syscall[, comparisons])`` rules in one call.
-
-        Returns the number of rules added.  If a rule fails after others
-        were added, the filter is left incomplete: this raises
-        FilterStateError and the filter refuses to load until reset().
-        """
-        # The extension adds a list or tuple of (Action, name[,
-        # comparisons]) tuples in one call, and hands back anything else.
-        added = self._add_rules_plain(
-            rules, self.strict if strict is None else strict, actions_available()
-        )
-        if added is not NotImplemented:
-            return added  # type: ignore[no-any-return]
+        """Add the rules that add_rules() leaves to Python: anything but a
+        list or tuple of (Action, name[, comparisons]) tuples, and rules
+        for loaded filters."""
         checked: Dict[Any, int] = {}
         batch: List[Tuple[Any, ...]] = []
         try:
@@ -585,17 +623,6 @@ class Filter(_core.Context):
         added = self._add_rules(batch, missing=self._missing_mode(strict))
         self._record_rules(batch)
         return added
-
-    def allow(self, *syscalls: Syscall, strict: Optional[bool] = None) -> int:
-        """Allow each of ``syscalls``, in one call to the extension."""
-        # Every kernel with seccomp filters has ALLOW, so its value needs no
-        # check against the kernel's list.
-        added = self._add_same(
-            _ALLOW_VALUE, syscalls, self.strict if strict is None else strict
-        )
-        if added is NotImplemented:
-            return self._add_checked(_ALLOW_VALUE, syscalls, strict)
-        return added  # type: ignore[no-any-return]
 
     def deny(
         self,
@@ -883,20 +910,16 @@ class Filter(_core.Context):
             if self._get_attr(int(attr)) != setting:
                 self._set_attr(int(attr), setting)
 
-    def load(self) -> None:
-        """Load the filter into the kernel for this process.
+    def _load_general(self) -> None:
+        """Load a filter with NOTIFY actions, for load().
 
-        Raises LoadError naming the cause when the kernel rejects it.
-        Loading cannot be undone.
+        The extension's load() has already marked the filter used: a
+        failed load still counts as use, because the warning for unused
+        filters would only repeat the LoadError.
         """
-        # A failed load still counts as use: the warning for unused
-        # filters would only repeat the LoadError.  _load_plain() marks
-        # the filter used and loads it, unless it has NOTIFY actions.
-        err = self._load_plain()
-        if err is NotImplemented:
-            if self._needs_second_listener():
-                raise self._load_error(_errno.EBUSY)
-            err = self._load()
+        if self._needs_second_listener():
+            raise self._load_error(_errno.EBUSY)
+        err = self._load()
         if err is not None:
             raise self._load_error(err)
 

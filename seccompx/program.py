@@ -274,6 +274,8 @@ class Program(_bpf.ProgramBase):
         """
         from ._disasm import listing, render
 
+        if raw is not True and raw is not False:
+            raise TypeError(f"raw must be True or False, not {raw!r}")
         return render(listing(self._analysis(), _fallback_arch(arch)), raw=raw)
 
     def simulate_raw(

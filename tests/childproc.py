@@ -9,6 +9,7 @@ kills the child on expiry, and returns the exit status.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import sys
@@ -22,6 +23,9 @@ TIMEOUT_SCALE = 5 if "libasan" in os.environ.get("LD_PRELOAD", "") else 1
 # Under valgrind (make valgrind) no filter can load: valgrind does not
 # implement seccomp(), and a filter would also apply to valgrind itself.
 UNDER_VALGRIND = "vgpreload" in os.environ.get("LD_PRELOAD", "")
+# The fcntl command that sets a pipe's capacity.  The fcntl module names it
+# from Python 3.10; 1031 is its value on Linux.
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 # Exit codes the helper itself uses in the child.
 EXIT_BODY_RAISED = 71

@@ -412,6 +412,40 @@ def missing_tools() -> Optional[str]:
     return None
 
 
+def static_libseccomp() -> Optional[str]:
+    """Return the libseccomp.a that run.py links its static build with."""
+    if os.environ.get("SECCOMPX_LIBSECCOMP_STATIC"):
+        return os.environ["SECCOMPX_LIBSECCOMP_STATIC"]
+    if shutil.which("pkg-config") is None:
+        return None
+    libdir = subprocess.run(
+        ["pkg-config", "--variable=libdir", "libseccomp"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    archive = Path(libdir) / "libseccomp.a"
+    return str(archive) if libdir and archive.is_file() else None
+
+
+def check_static_build(data: Dict[str, Any], page: str, build: Path) -> None:
+    """Check that run.py measured its static build and the in-place one."""
+    assert data["package"]["linkage"].startswith("libseccomp linked statically")
+    impls = {impl["key"]: impl for impl in data["implementations"]}
+    assert impls["seccompx"]["unavailable"] is None
+    assert impls["seccompx-shared"]["unavailable"] is None
+    assert "seccompx, shared libseccomp" in page
+    static_core = next((build / "static" / "seccompx").glob("_core*.so"))
+    probe = subprocess.run(
+        [sys.executable, "-c", "from seccompx import _core; print(_core._heap_stats())"],
+        capture_output=True,
+        text=True,
+        cwd=static_core.parent.parent,
+        check=True,
+    )
+    assert probe.stdout.startswith("{'blocks'"), probe.stdout
+
+
 @pytest.mark.skipif(missing_tools() is not None, reason=str(missing_tools()))
 def test_run_script_writes_page(tmp_path: Path) -> None:
     page = tmp_path / "benchmarks.md"
@@ -460,3 +494,7 @@ def test_run_script_writes_page(tmp_path: Path) -> None:
         assert impls[key]["unavailable"] is None, key
         assert set(impls[key]["summaries"]) == set(bench.POLICY_NAMES), key
     assert len(data["raw"]["seccompx"]["small"]) == 2
+    if static_libseccomp() is None:
+        assert data["package"]["path"] == "."
+    else:
+        check_static_build(data, text, tmp_path / "build")

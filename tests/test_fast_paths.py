@@ -347,3 +347,125 @@ def test_program_data_cannot_be_replaced():
     with pytest.raises(AttributeError, match="immutable"):
         program._set_data(b"")
     assert len(program) > 0
+
+
+# The extension's Filter methods (csrc/core/entry.c) ------------------------
+
+
+def _stub_docstrings() -> dict:
+    """Return the docstrings of the stubs that _filter.py declares for the
+    extension's Filter methods, by name."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(seccompx._filter))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            stubs = {
+                item.name: ast.get_docstring(item)
+                for item in node.body
+                if isinstance(item, ast.FunctionDef)
+            }
+            if "allow" in stubs:
+                return stubs
+    raise AssertionError("_filter.py declares no stubs for Filter's methods")
+
+
+@pytest.mark.parametrize("name", ["allow", "add_rules", "load"])
+def test_entry_doc_matches_stub(name):
+    import inspect
+
+    assert inspect.getdoc(getattr(Filter, name)) == _stub_docstrings()[name]
+
+
+def test_entry_signatures():
+    import inspect
+
+    init = inspect.signature(Filter)
+    assert list(init.parameters) == [
+        "default", "arches", "bad_arch", "no_new_privs", "tsync", "log", "ssb",
+        "optimize", "strict",
+    ]
+    assert init.parameters["bad_arch"].default is KILL_PROCESS
+    allow = inspect.signature(Filter.allow)
+    assert list(allow.parameters) == ["self", "syscalls", "strict"]
+    assert allow.parameters["syscalls"].kind is inspect.Parameter.VAR_POSITIONAL
+    assert list(inspect.signature(Filter.add_rules).parameters) == [
+        "self", "rules", "strict",
+    ]
+    assert list(inspect.signature(Filter.load).parameters) == ["self"]
+
+
+def test_init_keywords_take_general_path():
+    f = Filter(ALLOW, tsync=False, log=True, optimize=2)
+    assert f.tsync is False
+    assert f.log is True
+    assert f.optimize == 2
+    g = Filter(default=ERRNO(1))
+    assert g.get_attr(Attr.DEFAULT_ACTION) == ERRNO(1).value
+    with pytest.raises(TypeError, match="bogus"):
+        Filter(ALLOW, bogus=1)
+    with pytest.raises(TypeError):
+        Filter()
+    with pytest.raises(TypeError):
+        Filter(ALLOW, ALLOW)
+
+
+def test_init_rejects_bad_default_in_one_call():
+    with pytest.raises(seccompx.InvalidArgumentError):
+        Filter(0x12340000)
+    with pytest.raises(TypeError):
+        Filter("allow")
+
+
+def test_allow_numbers_and_bad_keyword():
+    f = Filter(KILL_PROCESS)
+    number = seccompx.resolve_syscall("getppid")
+    assert f.allow(number, "read") == 2
+    assert f.rule_count == 2
+    with pytest.raises(TypeError, match="unexpected keyword argument 'action'"):
+        f.allow("write", action=ALLOW)
+    with pytest.raises(TypeError, match="'bogus'"):
+        f.allow("write", strict=True, bogus=1)
+    assert f.allow() == 0
+
+
+def test_allow_reads_subclass_strict():
+    class Strict(Filter):
+        @property
+        def strict(self):
+            return True
+
+        @strict.setter
+        def strict(self, value):
+            pass
+
+    f = Strict(KILL_PROCESS, arches=[Arch.X86_64, Arch.AARCH64])
+    with pytest.raises(seccompx.UnknownSyscallError):
+        f.allow("arch_prctl")  # x86-only, so strict raises for aarch64
+    assert f.allow("arch_prctl", strict=False) == 1
+
+
+def test_add_rules_general_inputs():
+    f = Filter(KILL_PROCESS)
+    assert f.add_rules(((ALLOW, name) for name in ("read", "write"))) == 2
+    assert f.add_rules(rules=[(ALLOW, "close")]) == 1
+    with pytest.raises(TypeError):
+        f.add_rules([(ALLOW, "read")], bogus=1)
+    with pytest.raises(TypeError, match="rules\\[0\\]"):
+        f.add_rules([ALLOW])
+    assert f.rule_count == 3
+
+
+def test_load_notify_takes_general_path():
+    def body(fd: int) -> None:
+        f = Filter(ALLOW)
+        f.add_rule(seccompx.NOTIFY, "getppid")
+        f.load()
+        os.write(fd, f"{f.notify_fd >= 0}".encode())
+
+    if seccompx.ActionKind.NOTIFY not in (seccompx.actions_available() or ()):
+        pytest.skip("the kernel has no user notification")
+    result = run_in_child(body)
+    assert result.exitcode == 0, result.output
+    assert result.output == b"True"

@@ -22,9 +22,12 @@ from seccompx.cli import EXIT_BROKEN_PIPE, EXIT_USAGE, main
 from seccompx.cli._output import write_bytes, write_text
 from seccompx.profile import MAX_PROFILE_BYTES, read_limited
 from seccompx.program import MAX_INSTRUCTIONS, MAX_PROGRAM_BYTES
-from childproc import report, run_in_child
+from childproc import F_SETPIPE_SZ, report, run_in_child
 
-ROOT = Path(__file__).resolve().parent.parent
+# The folder that contains the seccompx under test, so that the CLI's child
+# processes import the same build as this process (an installed wheel, or
+# a copy built elsewhere), not the repository's in-place one.
+PACKAGE_PARENT = Path(seccompx.__file__).resolve().parent.parent
 # One "ret ALLOW" instruction (BPF_RET | BPF_K, k = 0x7fff0000).
 RET_ALLOW = b"\x06\x00\x00\x00\x00\x00\xff\x7f"
 
@@ -33,7 +36,7 @@ def run_cli(*args: str, **options: Any) -> subprocess.CompletedProcess[bytes]:
     options.setdefault("stdout", subprocess.PIPE)
     options.setdefault("stderr", subprocess.PIPE)
     return subprocess.run(
-        [sys.executable, "-m", "seccompx", *args], cwd=ROOT, timeout=60, **options
+        [sys.executable, "-m", "seccompx", *args], cwd=PACKAGE_PARENT, timeout=60, **options
     )
 
 
@@ -349,7 +352,7 @@ def test_cli_reader_exits_early(large_program: Tuple[Path, Path]) -> None:
     bpf, _ = large_program
     command = subprocess.Popen(
         [sys.executable, "-m", "seccompx", "disasm", "--raw", "--bpf", str(bpf)],
-        cwd=ROOT,
+        cwd=PACKAGE_PARENT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -728,11 +731,11 @@ def test_cli_reader_closes_during_write(
     # one page, so that every output here is larger than the pipe.
     argv = short_write_commands(*large_program)[case]
     read_fd, write_fd = os.pipe()
-    fcntl.fcntl(read_fd, fcntl.F_SETPIPE_SZ, 4096)
+    fcntl.fcntl(read_fd, F_SETPIPE_SZ, 4096)
     try:
         command = subprocess.Popen(
             [sys.executable, "-m", "seccompx", *argv],
-            cwd=ROOT,
+            cwd=PACKAGE_PARENT,
             stdout=write_fd,
             stderr=subprocess.PIPE,
         )
@@ -777,7 +780,7 @@ def test_cli_without_stdout(large_program: Tuple[Path, Path], case: int) -> None
     result = subprocess.run(
         ["/bin/sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m",
          "seccompx", *argv],
-        cwd=ROOT,
+        cwd=PACKAGE_PARENT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         timeout=60,

@@ -18,7 +18,7 @@ import pytest
 
 import seccompx
 from seccompx import ALLOW, ERRNO, KILL_PROCESS, Arch, Arg, Attr, Filter, _core
-from childproc import report, run_in_child
+from childproc import F_SETPIPE_SZ, report, run_in_child
 
 NATIVE = Arch.native()
 needs_x86_64 = pytest.mark.skipif(
@@ -327,7 +327,7 @@ def test_export_to_full_nonblocking_pipe_reports_partial_write():
         f.add_rule(ERRNO(1), "getppid", Arg(0) == value)
     read_fd, write_fd = os.pipe()
     try:
-        fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, 4096)
+        fcntl.fcntl(write_fd, F_SETPIPE_SZ, 4096)
         os.set_blocking(write_fd, False)
         with pytest.raises(seccompx.SeccompError, match="non-blocking and full"):
             f.export_bpf_to(write_fd)
@@ -343,7 +343,7 @@ def test_export_through_small_pipe_writes_everything():
     expected = f.export_bpf()
     assert len(expected) > 65536
     read_fd, write_fd = os.pipe()
-    fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, 4096)
+    fcntl.fcntl(write_fd, F_SETPIPE_SZ, 4096)
     chunks: List[bytes] = []
 
     def drain() -> None:

@@ -256,6 +256,12 @@ def test_disassemble_simple_program() -> None:
         assert got.rstrip() == want
 
 
+@pytest.mark.parametrize("raw", [1, 0, "yes", None])
+def test_disassemble_raw_needs_bool(raw: object) -> None:
+    with pytest.raises(TypeError, match="raw must be True or False"):
+        simple_program().disassemble(raw=raw)  # type: ignore[arg-type]
+
+
 def test_disassemble_names_syscalls_per_arch() -> None:
     # Number 3 is close on x86_64 and read on x86; the x86 block is only
     # reached when arch == x86.

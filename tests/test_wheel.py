@@ -225,6 +225,36 @@ def test_build_ext_rebuilds_on_link_change(tmp_path: Path) -> None:
     assert "libseccomp.so" not in build_core(static=True)
 
 
+def test_static_build_rejects_unwrapped_realloc(tmp_path: Path) -> None:
+    # An archive that resizes blocks with a C library function the
+    # allocator in csrc/heap does not wrap would corrupt its blocks.
+    gcc = shutil.which("gcc")
+    if gcc is None or shutil.which("ar") is None or shutil.which("nm") is None:
+        pytest.skip("gcc, ar and nm are needed to make a test archive")
+    source = tmp_path / "grow.c"
+    source.write_text(
+        "#define _GNU_SOURCE\n#include <stdlib.h>\n"
+        "void *grow(void *p) { return reallocarray(p, 2, 8); }\n"
+    )
+    subprocess.run(
+        [gcc, "-c", "-fPIC", str(source), "-o", str(tmp_path / "grow.o")],
+        check=True, capture_output=True,
+    )
+    archive = tmp_path / "libseccomp.a"
+    subprocess.run(
+        ["ar", "rcs", str(archive), str(tmp_path / "grow.o")],
+        check=True, capture_output=True,
+    )
+    env = dict(os.environ, SECCOMPX_LIBSECCOMP_STATIC=str(archive))
+    result = subprocess.run(
+        [sys.executable, "setup.py", "--version"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode != 0
+    assert "calls reallocarray" in result.stderr
+    assert "HEAP_WRAP" in result.stderr
+
+
 # tools/build-libseccomp.sh and the cibuildwheel settings ----------------
 
 

@@ -9,6 +9,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <pthread.h>
 #include <pythread.h>
 #include <seccomp.h>
 #include <stdint.h>
@@ -73,6 +74,7 @@ typedef struct {
     int ready;
     unsigned int level;         /* seccomp_api_get() when computed */
     PyObject *available;        /* actions_available()'s result, or None */
+    PyObject *available_source; /* seccompx.actions_available itself */
     PyObject *action_type;      /* seccompx.Action */
     int kinds_known;            /* 0: the kernel's list is unknown */
     int nkinds;
@@ -83,6 +85,7 @@ typedef struct {
 
 typedef struct {
     PyTypeObject *filter_type;
+    PyTypeObject *filter_base_type;     /* FilterBase, seccompx.Filter's base */
     /* Exception and warning classes from seccompx._errors. */
     PyObject *SeccompError;
     PyObject *InvalidArgumentError;
@@ -101,6 +104,15 @@ typedef struct {
     PyThread_type_lock defaults_lock;
     scx_defaults defaults;
     PyObject *str_value;        /* "_value", the slot of seccompx.Action */
+    /* Names that the one-call entry points of entry.c look up. */
+    PyObject *str_strict;
+    PyObject *str_optimize;
+    PyObject *str_init_general;
+    PyObject *str_add_checked;
+    PyObject *str_add_rules_general;
+    PyObject *str_load_general;
+    PyObject *str_load_error;
+    PyObject *allow_value;      /* int(seccompx.ALLOW) */
     /* The names and member descriptors of Context's Python-visible
      * members, which a subclass may override. */
     PyObject *member_names[SCX_NMEMBERS];
@@ -112,6 +124,11 @@ typedef struct {
  * architecture added later gets the same rules, and so that conflicting
  * rules are found before libseccomp silently keeps only one of them.
  * Comparisons are sorted by argument index.
+ *
+ * The rule store, the priorities and rule batches come from malloc, not
+ * PyMem_Malloc, so that a static build's allocator (csrc/heap) keeps them
+ * beside libseccomp's own blocks when they fit in its largest class,
+ * 64 KiB (about 400 rules).
  */
 typedef struct {
     uint32_t action;
@@ -129,7 +146,12 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     scmp_filter_ctx ctx;        /* NULL unless state is SCX_STATE_OPEN */
-    PyThread_type_lock lock;    /* serialises every use of the fields below */
+    /* Serialises every use of the fields below.  A mutex inside the
+     * object, not a PyThread_type_lock, because allocating one calls the
+     * C library's malloc, which in a forked child can touch several
+     * copy-on-write pages of a fragmented heap. */
+    pthread_mutex_t lock;
+    int lock_ready;             /* pthread_mutex_init() succeeded */
     int state;
     uint32_t arches[SCX_MAX_ARCHES];
     int narches;
@@ -183,6 +205,12 @@ PyObject *scx_set_defaults(PyObject *module, PyObject *args);
 void scx_get_defaults(scx_state *st, scx_defaults *out);
 int scx_kind_listed(const scx_defaults *d, uint32_t action);
 PyObject *scx_get_member(scx_filter *self, PyObject **slot);
+int scx_init_default(scx_filter *self, PyObject *action, PyObject *available,
+                     PyObject *optimize);
+PyObject *scx_get_available_source(scx_state *st);
+
+/* entry.c */
+extern PyType_Spec scx_filter_base_spec;
 void scx_set_member(scx_filter *self, PyObject **slot, PyObject *value);
 
 /* rules.c */

@@ -28,9 +28,9 @@ scx_filter_state(scx_filter *self)
 void
 scx_lock(scx_filter *self)
 {
-    if (!PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) {
+    if (pthread_mutex_trylock(&self->lock) != 0) {
         Py_BEGIN_ALLOW_THREADS
-        PyThread_acquire_lock(self->lock, WAIT_LOCK);
+        pthread_mutex_lock(&self->lock);
         Py_END_ALLOW_THREADS
     }
 }
@@ -38,7 +38,7 @@ scx_lock(scx_filter *self)
 void
 scx_unlock(scx_filter *self)
 {
-    PyThread_release_lock(self->lock);
+    pthread_mutex_unlock(&self->lock);
 }
 
 static PyObject *
@@ -101,11 +101,11 @@ filter_reset_arches(scx_filter *self)
 static void
 filter_forget_rules(scx_filter *self)
 {
-    PyMem_Free(self->rules);
+    free(self->rules);
     self->rules = NULL;
     self->nrules = 0;
     self->rules_capacity = 0;
-    PyMem_Free(self->priorities);
+    free(self->priorities);
     self->priorities = NULL;
     self->npriorities = 0;
     self->priorities_capacity = 0;
@@ -121,11 +121,11 @@ filter_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self = (scx_filter *)type->tp_alloc(type, 0);
     if (self == NULL)
         return NULL;
-    self->lock = PyThread_allocate_lock();
-    if (self->lock == NULL) {
+    if (pthread_mutex_init(&self->lock, NULL) != 0) {
         Py_DECREF(self);
         return PyErr_NoMemory();
     }
+    self->lock_ready = 1;
     self->state = SCX_STATE_NEW;
     return (PyObject *)self;
 }
@@ -219,16 +219,22 @@ PyObject *
 scx_set_defaults(PyObject *module, PyObject *args)
 {
     scx_state *st = scx_get_state(module);
-    PyObject *action_type, *available, *kinds, *old_available, *old_type;
+    PyObject *action_type, *available, *kinds, *source;
+    PyObject *old_available, *old_type, *old_source;
     unsigned int level, bad_arch;
     int tsync;
     scx_defaults fresh;
     Py_ssize_t i;
 
-    if (!PyArg_ParseTuple(args, "O!OOIIp:_set_defaults", &PyType_Type,
+    if (!PyArg_ParseTuple(args, "O!OOIIpO:_set_defaults", &PyType_Type,
                           &action_type, &available, &kinds, &level,
-                          &bad_arch, &tsync))
+                          &bad_arch, &tsync, &source))
         return NULL;
+    if (!PyCallable_Check(source)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "_set_defaults(): source must be actions_available");
+        return NULL;
+    }
     memset(&fresh, 0, sizeof(fresh));
     if (kinds != Py_None) {
         if (!PyTuple_Check(kinds) || PyTuple_GET_SIZE(kinds) > SCX_MAX_KINDS) {
@@ -254,15 +260,33 @@ scx_set_defaults(PyObject *module, PyObject *args)
     fresh.available = available;
     Py_INCREF(action_type);
     fresh.action_type = action_type;
+    Py_INCREF(source);
+    fresh.available_source = source;
 
     PyThread_acquire_lock(st->defaults_lock, WAIT_LOCK);
     old_available = st->defaults.available;
     old_type = st->defaults.action_type;
+    old_source = st->defaults.available_source;
     st->defaults = fresh;
     PyThread_release_lock(st->defaults_lock);
     Py_XDECREF(old_available);
     Py_XDECREF(old_type);
+    Py_XDECREF(old_source);
     Py_RETURN_NONE;
+}
+
+/* Return a new reference to seccompx.actions_available as _set_defaults()
+ * recorded it, or NULL, with no exception set, before the first call. */
+PyObject *
+scx_get_available_source(scx_state *st)
+{
+    PyObject *source;
+
+    PyThread_acquire_lock(st->defaults_lock, WAIT_LOCK);
+    source = st->defaults.available_source;
+    Py_XINCREF(source);
+    PyThread_release_lock(st->defaults_lock);
+    return source;
 }
 
 /* Copy the recorded defaults. */
@@ -339,16 +363,18 @@ scx_set_member(scx_filter *self, PyObject **slot, PyObject *value)
 }
 
 /*
- * _init_default(action, available, optimize) -> bool: initialise the
- * filter as Filter(action, optimize=optimize) does with every other
- * keyword at its default, in one call.  optimize is None, 1 or 2.
- * It returns False and changes nothing in three cases: the defaults were
- * not recorded for this API level and list of kernel actions, action is
- * not a seccompx.Action the kernel lists, or a call fails.  The caller
- * then takes the general path, which raises the precise error.
+ * Initialise the filter as Filter(action, optimize=optimize) does with
+ * every other keyword at its default, in one call; optimize is None, 1 or
+ * 2.  Returns 1 when done, -1 with an exception set, or 0, changing
+ * nothing, in three cases: the defaults were not recorded for this API
+ * level and list of kernel actions, action is not a seccompx.Action the
+ * kernel lists, or a call fails.  The caller then takes the general path,
+ * which raises the precise error.  _init_default(action, available,
+ * optimize) -> bool is the same for Python.
  */
-static PyObject *
-filter_init_default(scx_filter *self, PyObject *const *args, Py_ssize_t nargs)
+int
+scx_init_default(scx_filter *self, PyObject *action, PyObject *available,
+                 PyObject *optimize_obj)
 {
     scx_state *st = scx_filter_state(self);
     scx_defaults d;
@@ -358,29 +384,23 @@ filter_init_default(scx_filter *self, PyObject *const *args, Py_ssize_t nargs)
     long optimize = 0;
     scmp_filter_ctx ctx = NULL;
 
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError,
-                        "_init_default() takes an action, a value of "
-                        "actions_available() and an optimize level");
-        return NULL;
-    }
-    if (args[2] != Py_None) {
+    if (optimize_obj != Py_None) {
         /* Other values take the general path, which explains them. */
-        if (!PyLong_CheckExact(args[2]))
-            Py_RETURN_FALSE;
-        optimize = PyLong_AsLong(args[2]);
+        if (!PyLong_CheckExact(optimize_obj))
+            return 0;
+        optimize = PyLong_AsLong(optimize_obj);
         if (optimize != 1 && optimize != 2) {
             PyErr_Clear();
-            Py_RETURN_FALSE;
+            return 0;
         }
     }
     scx_get_defaults(st, &d);
     /* Identity is enough: the objects stay referenced by the module state
      * and by the caller for the duration of the call. */
-    if (!d.ready || d.available != args[1]
-        || (PyObject *)Py_TYPE(args[0]) != d.action_type
+    if (!d.ready || d.available != available
+        || (PyObject *)Py_TYPE(action) != d.action_type
         || d.level != seccomp_api_get())
-        Py_RETURN_FALSE;
+        return 0;
     /* A subclass that defines one of the members itself would read its own
      * value while this sets the member, so it takes the general path,
      * which sets them as attributes. */
@@ -389,25 +409,25 @@ filter_init_default(scx_filter *self, PyObject *const *args, Py_ssize_t nargs)
          * would write to each descriptor, a page fault in a fresh child. */
         descriptor = _PyType_Lookup(Py_TYPE(self), st->member_names[i]);
         if (descriptor != st->member_descriptors[i])
-            Py_RETURN_FALSE;
+            return 0;
     }
-    value_obj = PyObject_GetAttr(args[0], st->str_value);
+    value_obj = PyObject_GetAttr(action, st->str_value);
     if (value_obj == NULL) {
         PyErr_Clear();
-        Py_RETURN_FALSE;
+        return 0;
     }
     value = PyLong_Check(value_obj) ? PyLong_AsUnsignedLong(value_obj)
                                     : (unsigned long)-1;
     Py_DECREF(value_obj);
     if (value == (unsigned long)-1 || value > 0xffffffffUL) {
         PyErr_Clear();
-        Py_RETURN_FALSE;
+        return 0;
     }
     if (!scx_kind_listed(&d, (uint32_t)value))
-        Py_RETURN_FALSE;
+        return 0;
     recorded = PyList_New(0);
     if (recorded == NULL)
-        return NULL;
+        return -1;
 
     scx_lock(self);
     if (self->state == SCX_STATE_NEW) {
@@ -422,14 +442,32 @@ filter_init_default(scx_filter *self, PyObject *const *args, Py_ssize_t nargs)
 
     if (ctx == NULL) {
         Py_DECREF(recorded);
-        Py_RETURN_FALSE;
+        return 0;
     }
     scx_set_member(self, &self->strict, Py_False);
     scx_set_member(self, &self->used, Py_False);
     scx_set_member(self, &self->recorded, recorded);
     Py_DECREF(recorded);
     scx_set_member(self, &self->profile_report, Py_None);
-    Py_RETURN_TRUE;
+    return 1;
+}
+
+
+static PyObject *
+filter_init_default(scx_filter *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    int done;
+
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError,
+                        "_init_default() takes an action, a value of "
+                        "actions_available() and an optimize level");
+        return NULL;
+    }
+    done = scx_init_default(self, args[0], args[1], args[2]);
+    if (done < 0)
+        return NULL;
+    return PyBool_FromLong(done);
 }
 
 static void
@@ -445,13 +483,13 @@ filter_dealloc(scx_filter *self)
     if (self->ctx != NULL)
         seccomp_release(self->ctx);
     self->ctx = NULL;
-    PyMem_Free(self->rules);
+    free(self->rules);
     self->rules = NULL;
-    PyMem_Free(self->priorities);
+    free(self->priorities);
     self->priorities = NULL;
-    if (self->lock != NULL)
-        PyThread_free_lock(self->lock);
-    self->lock = NULL;
+    if (self->lock_ready)
+        pthread_mutex_destroy(&self->lock);
+    self->lock_ready = 0;
     type->tp_free(self);
     Py_DECREF(type);
 }

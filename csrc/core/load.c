@@ -162,8 +162,8 @@ reserve_priorities(scx_filter *self, Py_ssize_t extra)
 
     if (wanted <= self->priorities_capacity)
         return 0;
-    priorities = PyMem_Realloc(self->priorities,
-                               (size_t)wanted * sizeof(scx_priority));
+    priorities = realloc(self->priorities,
+                         (size_t)wanted * sizeof(scx_priority));
     if (priorities == NULL)
         return -1;
     self->priorities = priorities;
@@ -226,10 +226,10 @@ absorb(scx_filter *self, scx_filter *other)
 
     other->ctx = NULL;          /* libseccomp released it */
     other->state = SCX_STATE_MERGED;
-    PyMem_Free(other->rules);
+    free(other->rules);
     other->rules = NULL;
     other->nrules = other->rules_capacity = 0;
-    PyMem_Free(other->priorities);
+    free(other->priorities);
     other->priorities = NULL;
     other->npriorities = other->priorities_capacity = 0;
     other->generation++;

@@ -98,10 +98,29 @@ add_constants(PyObject *module)
     return 0;
 }
 
+/* Intern the attribute names that entry.c looks up. */
+static int
+intern_names(scx_state *st)
+{
+#define INTERN(field, text) \
+    if ((st->field = PyUnicode_InternFromString(text)) == NULL) \
+        return -1
+    INTERN(str_strict, "strict");
+    INTERN(str_optimize, "optimize");
+    INTERN(str_init_general, "_init_general");
+    INTERN(str_add_checked, "_add_checked");
+    INTERN(str_add_rules_general, "_add_rules_general");
+    INTERN(str_load_general, "_load_general");
+    INTERN(str_load_error, "_load_error");
+#undef INTERN
+    return 0;
+}
+
 static int
 core_exec(PyObject *module)
 {
     scx_state *st = scx_get_state(module);
+    PyObject *bases;
 
     if (load_error_classes(st) < 0)
         return -1;
@@ -113,6 +132,11 @@ core_exec(PyObject *module)
     st->str_value = PyUnicode_InternFromString("_value");
     if (st->str_value == NULL)
         return -1;
+    if (intern_names(st) < 0)
+        return -1;
+    st->allow_value = PyLong_FromUnsignedLong(SCMP_ACT_ALLOW);
+    if (st->allow_value == NULL)
+        return -1;
     st->filter_type = (PyTypeObject *)PyType_FromModuleAndSpec(
         module, &scx_filter_spec, NULL);
     if (st->filter_type == NULL)
@@ -121,6 +145,21 @@ core_exec(PyObject *module)
     if (PyModule_AddObject(module, "Context",
                            (PyObject *)st->filter_type) < 0) {
         Py_DECREF(st->filter_type);
+        return -1;
+    }
+    /* Python 3.9 takes the bases only as a tuple. */
+    bases = PyTuple_Pack(1, (PyObject *)st->filter_type);
+    if (bases == NULL)
+        return -1;
+    st->filter_base_type = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &scx_filter_base_spec, bases);
+    Py_DECREF(bases);
+    if (st->filter_base_type == NULL)
+        return -1;
+    Py_INCREF(st->filter_base_type);
+    if (PyModule_AddObject(module, "FilterBase",
+                           (PyObject *)st->filter_base_type) < 0) {
+        Py_DECREF(st->filter_base_type);
         return -1;
     }
     {
@@ -149,6 +188,7 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     int i;
 
     Py_VISIT(st->filter_type);
+    Py_VISIT(st->filter_base_type);
     Py_VISIT(st->SeccompError);
     Py_VISIT(st->InvalidArgumentError);
     Py_VISIT(st->UnknownSyscallError);
@@ -161,6 +201,15 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->unknown_syscall);
     Py_VISIT(st->defaults.available);
     Py_VISIT(st->defaults.action_type);
+    Py_VISIT(st->defaults.available_source);
+    Py_VISIT(st->str_strict);
+    Py_VISIT(st->str_optimize);
+    Py_VISIT(st->str_init_general);
+    Py_VISIT(st->str_add_checked);
+    Py_VISIT(st->str_add_rules_general);
+    Py_VISIT(st->str_load_general);
+    Py_VISIT(st->str_load_error);
+    Py_VISIT(st->allow_value);
     Py_VISIT(st->str_value);
     for (i = 0; i < SCX_NMEMBERS; i++) {
         Py_VISIT(st->member_names[i]);
@@ -176,6 +225,7 @@ core_clear(PyObject *module)
     int i;
 
     Py_CLEAR(st->filter_type);
+    Py_CLEAR(st->filter_base_type);
     Py_CLEAR(st->SeccompError);
     Py_CLEAR(st->InvalidArgumentError);
     Py_CLEAR(st->UnknownSyscallError);
@@ -189,6 +239,15 @@ core_clear(PyObject *module)
     st->defaults.ready = 0;
     Py_CLEAR(st->defaults.available);
     Py_CLEAR(st->defaults.action_type);
+    Py_CLEAR(st->defaults.available_source);
+    Py_CLEAR(st->str_strict);
+    Py_CLEAR(st->str_optimize);
+    Py_CLEAR(st->str_init_general);
+    Py_CLEAR(st->str_add_checked);
+    Py_CLEAR(st->str_add_rules_general);
+    Py_CLEAR(st->str_load_general);
+    Py_CLEAR(st->str_load_error);
+    Py_CLEAR(st->allow_value);
     Py_CLEAR(st->str_value);
     for (i = 0; i < SCX_NMEMBERS; i++) {
         Py_CLEAR(st->member_names[i]);

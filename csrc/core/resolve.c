@@ -9,6 +9,10 @@
 #include <errno.h>
 #include <string.h>
 
+#ifdef SECCOMPX_HEAP
+#include "heap/heap.h"
+#endif
+
 /* Maximum length of a syscall name; the longest that libseccomp 2.5.4
  * knows, sched_rr_get_interval_time64, has 28 characters. */
 #define SCX_MAX_SYSCALL_NAME 64
@@ -408,6 +412,25 @@ transactions_available(PyObject *module, PyObject *unused)
     return PyBool_FromLong(scx_transactions_available());
 }
 
+/* The counters of the allocator that a static build gives libseccomp, or
+ * None in a build that uses the C library's. */
+static PyObject *
+heap_stats(PyObject *module, PyObject *unused)
+{
+#ifdef SECCOMPX_HEAP
+    scx_heap_stats stats;
+
+    scx_heap_get_stats(&stats);
+    return Py_BuildValue("{s:n,s:n,s:n,s:n}",
+                         "blocks", (Py_ssize_t)stats.blocks,
+                         "bytes", (Py_ssize_t)stats.bytes,
+                         "regions", (Py_ssize_t)stats.regions,
+                         "fallbacks", (Py_ssize_t)stats.fallbacks);
+#else
+    Py_RETURN_NONE;
+#endif
+}
+
 PyMethodDef scx_resolve_methods[] = {
     {"resolve_name", resolve_name, METH_VARARGS,
      "resolve_name(name, arch=0) -> int\n\nResolve a syscall name; 0 means "
@@ -428,6 +451,10 @@ PyMethodDef scx_resolve_methods[] = {
      "transactions_available() -> bool\n\nWhether the running libseccomp "
      "has seccomp_transaction_start() (2.6 and newer), which makes "
      "add_rules() all or nothing."},
+    {"_heap_stats", heap_stats, METH_NOARGS,
+     "_heap_stats() -> dict | None\n\nThe counters of the allocator that a "
+     "static build gives libseccomp (blocks, bytes, regions, fallbacks), "
+     "or None when libseccomp uses the C library's malloc."},
     {"_set_defaults", scx_set_defaults, METH_VARARGS,
      "_set_defaults(action_type, available, kinds, level, bad_arch, tsync)"
      "\n\nRecord the secure defaults of Filter(default) for its fast "

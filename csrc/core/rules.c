@@ -809,7 +809,7 @@ scx_reserve_rules(scx_filter *self, Py_ssize_t extra)
             return -1;
         capacity *= 2;
     }
-    rules = PyMem_Realloc(self->rules, (size_t)capacity * sizeof(scx_rule));
+    rules = realloc(self->rules, (size_t)capacity * sizeof(scx_rule));
     if (rules == NULL)
         return -1;
     self->rules = rules;
@@ -1091,7 +1091,7 @@ scx_filter_add_rules(scx_filter *self, PyObject *args, PyObject *kwargs)
     if (items == NULL)
         return NULL;
     n = PyTuple_GET_SIZE(items);
-    batch = PyMem_Calloc(n ? (size_t)n : 1, sizeof(pending_rule));
+    batch = calloc(n ? (size_t)n : 1, sizeof(pending_rule));
     if (batch == NULL) {
         PyErr_NoMemory();
         goto done;
@@ -1106,7 +1106,7 @@ scx_filter_add_rules(scx_filter *self, PyObject *args, PyObject *kwargs)
     added = add_batch(self, batch, n, mode);
 
 done:
-    PyMem_Free(batch);
+    free(batch);
     Py_DECREF(items);
     if (added < 0)
         return NULL;
@@ -1224,7 +1224,7 @@ scx_filter_add_same(scx_filter *self, PyObject *const *args, Py_ssize_t nargs)
     if (plain_mode(self, args[2], &mode) < 0)
         goto done;
 
-    batch = PyMem_Calloc(n ? (size_t)n : 1, sizeof(pending_rule));
+    batch = calloc(n ? (size_t)n : 1, sizeof(pending_rule));
     if (batch == NULL) {
         PyErr_NoMemory();
         goto done;
@@ -1239,7 +1239,7 @@ scx_filter_add_same(scx_filter *self, PyObject *const *args, Py_ssize_t nargs)
         added = -1;
 
 done:
-    PyMem_Free(batch);
+    free(batch);
     Py_XDECREF(recorded);
     if (added < 0)
         return NULL;
@@ -1365,9 +1365,9 @@ scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
     if (comparisons && has_multiplexer_arch(self))
         goto general;
 
-    values = PyMem_Calloc(n ? (size_t)n : 1, sizeof(PyObject *));
+    values = calloc(n ? (size_t)n : 1, sizeof(PyObject *));
     entries = PyList_New(n);
-    batch = PyMem_Calloc(n ? (size_t)n : 1, sizeof(pending_rule));
+    batch = calloc(n ? (size_t)n : 1, sizeof(pending_rule));
     if (values == NULL || entries == NULL || batch == NULL) {
         PyErr_NoMemory();
         goto done;
@@ -1426,10 +1426,10 @@ done:
     if (values != NULL) {
         for (i = 0; i < n; i++)
             Py_XDECREF(values[i]);
-        PyMem_Free(values);
+        free(values);
     }
     Py_XDECREF(entries);
-    PyMem_Free(batch);
+    free(batch);
     Py_DECREF(items);
     Py_DECREF(recorded);
     if (added == -2)
@@ -1450,8 +1450,8 @@ reserve_priority(scx_filter *self)
     if (self->npriorities < self->priorities_capacity)
         return 0;
     capacity = self->priorities_capacity ? self->priorities_capacity * 2 : 8;
-    priorities = PyMem_Realloc(self->priorities,
-                               (size_t)capacity * sizeof(scx_priority));
+    priorities = realloc(self->priorities,
+                         (size_t)capacity * sizeof(scx_priority));
     if (priorities == NULL)
         return -1;
     self->priorities = priorities;
