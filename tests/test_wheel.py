@@ -225,6 +225,28 @@ def test_build_ext_rebuilds_on_link_change(tmp_path: Path) -> None:
     assert "libseccomp.so" not in build_core(static=True)
 
 
+def test_check_flags_weak_libseccomp_import(tmp_path: Path) -> None:
+    # A weak reference left to the dynamic linker would bind to another
+    # libseccomp in the process.
+    gcc = shutil.which("gcc")
+    if gcc is None or shutil.which("nm") is None:
+        pytest.skip("gcc and nm are needed to make a test library")
+    source = tmp_path / "weak.c"
+    source.write_text(
+        "int seccomp_transaction_start(void *ctx) __attribute__((weak));\n"
+        "int PyInit_weak(void) { return seccomp_transaction_start != 0; }\n"
+    )
+    library = tmp_path / "_weak.so"
+    subprocess.run(
+        [gcc, "-shared", "-fPIC", str(source), "-o", str(library)],
+        check=True, capture_output=True,
+    )
+    problems = localwheel.check_extension("seccompx._weak", library)
+    assert problems == [
+        "seccompx._weak imports libseccomp's seccomp_transaction_start"
+    ]
+
+
 def test_static_build_rejects_unwrapped_realloc(tmp_path: Path) -> None:
     # An archive that resizes blocks with a C library function the
     # allocator in csrc/heap does not wrap would corrupt its blocks.

@@ -234,6 +234,15 @@ def exported_symbols(library: Path) -> List[str]:
     return [line.split()[0] for line in output.splitlines() if line.strip()]
 
 
+def imported_symbols(library: Path) -> List[str]:
+    """Return the names of the symbols a shared object leaves to the
+    dynamic linker, weak ones included."""
+    output = run(
+        ["nm", "--dynamic", "--undefined-only", "--format=posix", str(library)]
+    )
+    return [line.split()[0] for line in output.splitlines() if line.strip()]
+
+
 def check_extension(name: str, library: Path) -> List[str]:
     """Return the problems of one extension module of a static wheel."""
     problems = []
@@ -247,6 +256,11 @@ def check_extension(name: str, library: Path) -> List[str]:
             problems.append(f"{name} exports libseccomp's {symbol}")
         elif not symbol.startswith("PyInit_"):
             problems.append(f"{name} exports {symbol}; only PyInit_* should be")
+    # Another libseccomp in the process would satisfy such a reference and
+    # be handed this copy's filter contexts.
+    for symbol in imported_symbols(library):
+        if symbol.startswith("seccomp_"):
+            problems.append(f"{name} imports libseccomp's {symbol}")
     return problems
 
 

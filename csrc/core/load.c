@@ -14,44 +14,70 @@
 
 /*
  * libseccomp 2.6 added transactions, which make add_rules() all or
- * nothing.  The symbols are weak, so one build runs on 2.5 (they are NULL
- * there) and uses them on 2.6; 2.5 headers lack the prototypes.
+ * nothing.  A shared build references them weakly, so one build runs on
+ * 2.5 (they are NULL there) and uses them on 2.6; 2.5 headers lack the
+ * prototypes.  A static build knows its libseccomp when it is compiled,
+ * and must not reference them weakly: the dynamic linker would bind such
+ * a reference to another libseccomp loaded in the process, and hand it
+ * this copy's context.
  */
+#if defined(SECCOMPX_STATIC_LIBSECCOMP) && !SCX_LIBSECCOMP_2_6
+#define SCX_HAVE_TRANSACTIONS 0
+#else
+#define SCX_HAVE_TRANSACTIONS 1
 #if !SCX_LIBSECCOMP_2_6
 int seccomp_transaction_start(const scmp_filter_ctx ctx);
 int seccomp_transaction_commit(const scmp_filter_ctx ctx);
 void seccomp_transaction_reject(const scmp_filter_ctx ctx);
 #endif
+#ifndef SECCOMPX_STATIC_LIBSECCOMP
 #pragma weak seccomp_transaction_start
 #pragma weak seccomp_transaction_commit
 #pragma weak seccomp_transaction_reject
+#endif
+#endif
 
 /* NOTE: the transaction path is not exercised on libseccomp 2.5, where the
  * tests check that the fallback (marking the filter broken) is taken. */
 int
 scx_transactions_available(void)
 {
+#if SCX_HAVE_TRANSACTIONS
     return seccomp_transaction_start != NULL
            && seccomp_transaction_commit != NULL
            && seccomp_transaction_reject != NULL;
+#else
+    return 0;
+#endif
 }
 
+/* The three calls below run only when scx_transactions_available(). */
 int
 scx_transaction_start(scmp_filter_ctx ctx)
 {
+#if SCX_HAVE_TRANSACTIONS
     return seccomp_transaction_start(ctx);
+#else
+    return -EOPNOTSUPP;
+#endif
 }
 
 int
 scx_transaction_commit(scmp_filter_ctx ctx)
 {
+#if SCX_HAVE_TRANSACTIONS
     return seccomp_transaction_commit(ctx);
+#else
+    return -EOPNOTSUPP;
+#endif
 }
 
 void
 scx_transaction_reject(scmp_filter_ctx ctx)
 {
+#if SCX_HAVE_TRANSACTIONS
     seccomp_transaction_reject(ctx);
+#endif
 }
 
 /* The attributes that merge() compares and that an architecture's part
