@@ -502,10 +502,10 @@ def _reading(results: Dict[str, Any]) -> List[str]:
         "compare the page-fault columns with the times.",
         "",
         "A static build of seccompx, as in the wheels, links libseccomp with "
-        "a block allocator of its own (csrc/heap/heap.c). Its blocks lie "
-        "together in a few regions, so libseccomp touches about as many "
-        "pages as in a C program. The rows *seccompx* and *seccompx, shared "
-        "libseccomp* differ in that alone.",
+        "a block allocator of its own (csrc/heap/heap.c). It cuts blocks of "
+        "every size one after another from a slab that a forked child has "
+        "to itself, so libseccomp's blocks fill few, fresh pages. The rows "
+        "*seccompx* and *seccompx, shared libseccomp* differ in that alone.",
         "",
         *_heap_effect(results),
         "`Program.load` avoids most of this: compile the filter once in the "

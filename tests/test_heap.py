@@ -383,3 +383,25 @@ def test_child_forked_during_builds_loads_filter() -> None:
         assert result.text == (
             "heap used: True\nmatched: EPERM\nunmatched: ENOTTY\n"
         ), result
+
+
+def test_child_builds_on_fresh_slab() -> None:
+    # A forked child leaves the free blocks it inherited alone and claims
+    # a slab of its own, so its filter's blocks lie together on pages it
+    # does not share with its parent.
+    settle()
+    parent = heap_stats()
+
+    def build_in_child(out: int) -> int:
+        f = build_filter(50)
+        built = heap_stats()
+        report(out, f"new slabs: {built['regions'] - parent['regions']}")
+        report(out, f"fallbacks: {built['fallbacks'] - parent['fallbacks']}")
+        export_and_close(f)
+        report(out, f"blocks back: {heap_stats()['blocks'] == parent['blocks']}")
+        return 0
+
+    result = run_in_child(build_in_child)
+    assert result.exitcode == 0, result
+    assert result.text == "new slabs: 1\nfallbacks: 0\nblocks back: True\n", result
+    assert heap_stats()["regions"] == parent["regions"]

@@ -14,10 +14,11 @@
 typedef struct {
     size_t blocks;              /* blocks handed out and not freed */
     size_t bytes;               /* their size, rounded up to the class */
-    size_t regions;             /* 1 MiB regions mapped */
+    size_t regions;             /* 1 MiB slabs claimed by this process
+                                 * and, before it forked, its ancestors */
     size_t fallbacks;           /* requests up to SCX_HEAP_MAX_BLOCK that
-                                 * went to the C library because no
-                                 * region could be mapped */
+                                 * went to the C library because no slab
+                                 * was left or none could be reserved */
 } scx_heap_stats;
 
 /* Copy the allocator's counters into `stats`. */

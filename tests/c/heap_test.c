@@ -1040,6 +1040,231 @@ test_fork_while_threads_allocate(void)
     check_all_freed(start, __LINE__);
 }
 
+/* Slabs and fork() -----------------------------------------------------------
+ *
+ * A forked child drops the free lists it inherited and claims a slab that
+ * no ancestor has written, so its blocks lie together on fresh pages.
+ */
+
+/* Fork, run `body` in the child and return its wait status.  The child
+ * exits 0 when `body` returns. */
+static int
+status_of_child(void (*body)(void *), void *argument)
+{
+    pid_t pid;
+    int status = 0;
+
+    pid = fork();
+    CHECK(pid >= 0, "fork() failed: %s", strerror(errno));
+    if (pid == 0) {
+        body(argument);
+        _exit(0);
+    }
+    CHECK(waitpid(pid, &status, 0) == pid, "waitpid(%d) failed: %s",
+          (int)pid, strerror(errno));
+    return status;
+}
+
+static void
+check_exit_0(int status, const char *what)
+{
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: the child "
+          "ended with status 0x%x", what, status);
+}
+
+typedef struct {
+    uintptr_t freed;            /* a block on the parent's free list */
+    size_t parent_slabs;        /* heap_stats().regions in the parent */
+} fresh_slab_check;
+
+static void
+check_fresh_slab(void *argument)
+{
+    const fresh_slab_check *parent = argument;
+    unsigned char *first, *second, *zeroed;
+
+    first = malloc(100);
+    CHECK(first != NULL, "malloc(100) returned NULL");
+    CHECK((uintptr_t)first != parent->freed, "the child reused its "
+          "parent's free block %p", (void *)first);
+    CHECK(heap_stats().regions == parent->parent_slabs + 1, "the child "
+          "has %zu slabs, its parent %zu", heap_stats().regions,
+          parent->parent_slabs);
+    /* Blocks of different classes follow each other: 112 bytes of the
+     * first block's class, then the second block's 16-byte header. */
+    second = malloc(20);
+    CHECK(second == first + 112 + 16, "malloc(20) returned %p, expected "
+          "it right after the block %p", (void *)second, (void *)first);
+    zeroed = calloc(1, 3000);
+    CHECK(zeroed == second + 32 + 16, "calloc(1, 3000) returned %p, "
+          "expected it right after the block %p", (void *)zeroed,
+          (void *)second);
+    CHECK(find_nonzero(zeroed, 3000) == 3000, "a fresh calloc() block is "
+          "not zero");
+    free(zeroed);
+    free(second);
+    free(first);
+}
+
+static void
+test_child_starts_fresh_slab(void)
+{
+    scx_heap_stats start = heap_stats();
+    fresh_slab_check parent;
+    void *block = malloc(100);
+
+    CHECK(block != NULL, "malloc(100) returned NULL");
+    parent.freed = (uintptr_t)block;
+    free(block);
+    parent.parent_slabs = heap_stats().regions;
+    check_exit_0(status_of_child(check_fresh_slab, &parent), "fresh slab");
+    check_all_freed(start, __LINE__);
+}
+
+#define LINEAGE_BLOCKS 64
+#define LINEAGE_SIZE 1000
+
+typedef struct {
+    unsigned char *blocks[LINEAGE_BLOCKS];
+} lineage;
+
+/* In the grandchild: allocate as much as the child did, then check that
+ * none of it landed on the child's blocks. */
+static void
+run_grandchild(void *argument)
+{
+    lineage *child = argument;
+    lineage own;
+    size_t i;
+
+    for (i = 0; i < LINEAGE_BLOCKS; i++) {
+        own.blocks[i] = malloc(LINEAGE_SIZE);
+        CHECK(own.blocks[i] != NULL, "malloc(%d) returned NULL",
+              LINEAGE_SIZE);
+        fill(own.blocks[i], LINEAGE_SIZE, 0x5000u + (unsigned int)i);
+    }
+    for (i = 0; i < LINEAGE_BLOCKS; i++) {
+        size_t bad = find_mismatch(child->blocks[i], LINEAGE_SIZE,
+                                   (unsigned int)i);
+
+        CHECK(bad == LINEAGE_SIZE, "the grandchild's blocks overwrote the "
+              "child's block %zu at offset %zu", i, bad);
+    }
+    for (i = 0; i < LINEAGE_BLOCKS; i++)
+        free(own.blocks[i]);
+}
+
+static void
+run_lineage_child(void *unused)
+{
+    lineage child;
+    size_t i;
+
+    (void)unused;
+    for (i = 0; i < LINEAGE_BLOCKS; i++) {
+        child.blocks[i] = malloc(LINEAGE_SIZE);
+        CHECK(child.blocks[i] != NULL, "malloc(%d) returned NULL",
+              LINEAGE_SIZE);
+        fill(child.blocks[i], LINEAGE_SIZE, (unsigned int)i);
+    }
+    check_exit_0(status_of_child(run_grandchild, &child), "grandchild");
+    for (i = 0; i < LINEAGE_BLOCKS; i++) {
+        size_t bad = find_mismatch(child.blocks[i], LINEAGE_SIZE,
+                                   (unsigned int)i);
+
+        CHECK(bad == LINEAGE_SIZE, "the child's block %zu changed at offset "
+              "%zu", i, bad);
+        free(child.blocks[i]);
+    }
+}
+
+/* A child's slab is below the counter that its own children inherit, so
+ * a grandchild claims another slab instead of writing over the child's
+ * live blocks. */
+static void
+test_grandchild_keeps_child_blocks(void)
+{
+    check_exit_0(status_of_child(run_lineage_child, NULL), "child");
+}
+
+/* Bad frees --------------------------------------------------------------- */
+
+/* The bad pointers pass through a volatile variable, so that GCC cannot
+ * see the bad free and reject the program with -Werror. */
+static void
+free_twice(void *unused)
+{
+    void *volatile block = malloc(40);
+
+    (void)unused;
+    CHECK(block != NULL, "malloc(40) returned NULL");
+    free(block);
+    free(block);
+}
+
+static void
+free_inside_block(void *unused)
+{
+    unsigned char *block = malloc(200);
+    void *volatile inside;
+
+    (void)unused;
+    CHECK(block != NULL, "malloc(200) returned NULL");
+    fill(block, 200, 11);
+    inside = block + 64;
+    free(inside);
+}
+
+static void
+check_aborts(void (*body)(void *), const char *what)
+{
+    int status = status_of_child(body, NULL);
+
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "%s: the "
+          "child ended with status 0x%x, expected SIGABRT", what, status);
+}
+
+static void
+test_bad_free_aborts(void)
+{
+    check_aborts(free_twice, "double free");
+    check_aborts(free_inside_block, "free of a pointer inside a block");
+}
+
+/* realloc() grows the newest block of the slab in place, which keeps a
+ * growing buffer on the pages it already uses. */
+static void
+grow_last_block(void *unused)
+{
+    scx_heap_stats before;
+    unsigned char *block;
+    uintptr_t address;
+
+    (void)unused;
+    block = malloc(100);
+    CHECK(block != NULL, "malloc(100) returned NULL");
+    address = (uintptr_t)block;
+    fill(block, 100, 12);
+    before = heap_stats();
+    block = resize(block, 100, 3000, 12);
+    CHECK((uintptr_t)block == address, "realloc from 100 to 3000 bytes "
+          "moved the newest block");
+    CHECK(heap_stats().blocks == before.blocks, "growing in place changed "
+          "the block count");
+    CHECK(heap_stats().bytes == before.bytes + 3072 - 112, "growing in "
+          "place from 112 to 3072 bytes counted %zu more bytes",
+          heap_stats().bytes - before.bytes);
+    free(block);
+    CHECK(heap_stats().bytes == before.bytes - 112, "freeing the grown "
+          "block left %zu bytes counted", heap_stats().bytes);
+}
+
+static void
+test_realloc_grows_newest_block(void)
+{
+    check_exit_0(status_of_child(grow_last_block, NULL), "grow in place");
+}
+
 /* Running out of regions ----------------------------------------------------
  *
  * heap.c maps a bounded number of regions and then passes requests to the
@@ -1144,6 +1369,10 @@ static const test_case tests[] = {
     {"regions", test_regions_grow_and_are_reused},
     {"threads", test_threads},
     {"fork", test_fork_while_threads_allocate},
+    {"child slab", test_child_starts_fresh_slab},
+    {"grandchild", test_grandchild_keeps_child_blocks},
+    {"bad free", test_bad_free_aborts},
+    {"realloc grows newest block", test_realloc_grows_newest_block},
     {"fallback", test_fallback_when_regions_run_out},
 };
 
