@@ -8,6 +8,8 @@ the raw tuples that seccompx._core accepts.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import re
 import warnings
 from typing import Any, Callable, List, Tuple, Type
@@ -15,6 +17,7 @@ from typing import Any, Callable, List, Tuple, Type
 import pytest
 
 import seccompx
+from childproc import report, run_in_child
 from seccompx import (
     ALLOW,
     ERRNO,
@@ -518,6 +521,109 @@ def test_rules_for_different_syscalls_never_conflict():
     f.add_rule(ERRNO(1), "write")
     assert f.rule_count == 2
     f.close()
+
+
+# Rules whose values overlap ------------------------------------------------
+
+# Pairs of rules for one syscall with different actions that compare one
+# argument with == or masked_eq, where some value matches both.
+# libseccomp gives such calls the action of the rule added first, so the
+# second rule would be dropped for them without an error.  Each entry is
+# (first, second, the message's value that both match).
+OVERLAPS = [
+    ("masked then equal", (ALLOW, (Arg(0).masked_eq(0xFF, 1),)),
+     (KILL_PROCESS, (Arg(0) == 0x101,)), "argument 0 equal to 0x101"),
+    ("equal then masked", (KILL_PROCESS, (Arg(0) == 0x101,)),
+     (ALLOW, (Arg(0).masked_eq(0xFF, 1),)), "argument 0 equal to 0x101"),
+    ("32-bit width then equal", (ALLOW, (Arg(0, width=32) == 5,)),
+     (KILL_PROCESS, (Arg(0) == 5,)), "argument 0 equal to 0x5"),
+    ("two masks", (ERRNO(1), (Arg(2).masked_eq(0xF0, 0x10),)),
+     (ERRNO(2), (Arg(2).masked_eq(0x0F, 0x01),)), "argument 2 equal to 0x11"),
+    ("extra argument", (ERRNO(1), (Arg(1).masked_eq(0xFF, 3),)),
+     (ERRNO(2), (Arg(1) == 0x203, Arg(4) == 9)), "argument 1 equal to 0x203"),
+]
+
+
+@pytest.mark.parametrize("name,first,second,value", OVERLAPS,
+                         ids=[c[0] for c in OVERLAPS])
+def test_overlapping_rule_rejected(name, first, second, value):
+    f = Filter(default=ERRNO(errno.ENOSYS))
+    f.add_rule(first[0], "write", *first[1])
+    with pytest.raises(seccompx.InvalidArgumentError) as info:
+        f.add_rule(second[0], "write", *second[1])
+    message = str(info.value)
+    assert info.value.errno == errno.EEXIST
+    assert "'write'" in message
+    assert repr(first[0]) in message
+    assert repr(second[0]) in message
+    assert value in message
+    assert f.rule_count == 1
+    f.close()
+
+
+@pytest.mark.parametrize("name,first,second,value", OVERLAPS,
+                         ids=[c[0] for c in OVERLAPS])
+def test_overlapping_rule_in_one_batch_rejected(name, first, second, value):
+    f = Filter(default=ERRNO(errno.ENOSYS))
+    with pytest.raises(seccompx.InvalidArgumentError, match=r"rules\[0\]"):
+        f.add_rules([(first[0], "write", first[1]), (second[0], "write", second[1])])
+    assert f.rule_count == 0
+    assert not f.broken
+    f.close()
+
+
+# Pairs of == and masked_eq rules with different actions that no value
+# matches both ways: (first, second), each (errno, comparison).
+DISJOINT = [
+    ("equal beside mask", (errno.EPERM, Arg(1) == 0x7A102),
+     (errno.EACCES, Arg(1).masked_eq(0xFF, 0x01))),
+    ("two masks", (errno.EPERM, Arg(1).masked_eq(0xF0, 0x10)),
+     (errno.EACCES, Arg(1).masked_eq(0x30, 0x20))),
+    ("32-bit width beside equal", (errno.EPERM, Arg(1, width=32) == 0x7A105),
+     (errno.EACCES, Arg(1) == 0x7A106)),
+]
+# ioctl request numbers to probe; on a pipe each fails with ENOTTY unless
+# a rule matches.  fcntl.ioctl() passes the request as a C unsigned int, so
+# they stay below 2**32.
+PROBES = [0x7A101, 0x7A102, 0x7A105, 0x7A106, 0x7A110, 0x7A120, 0x7A211]
+
+
+def _expected_errno(rules: List[Tuple[int, Any]], request: int) -> int:
+    for code, comparison in rules:
+        if comparison.op is seccompx.Op.EQ and request == comparison.datum_a:
+            return code
+        if (comparison.op is seccompx.Op.MASKED_EQ
+                and request & comparison.datum_a == comparison.datum_b):
+            return code
+    return errno.ENOTTY
+
+
+@pytest.mark.parametrize("name,first,second", DISJOINT, ids=[c[0] for c in DISJOINT])
+def test_disjoint_rules_load_in_either_order(name, first, second):
+    for order in ((first, second), (second, first)):
+        f = Filter(default=ALLOW)
+        for code, comparison in order:
+            f.add_rule(ERRNO(code), "ioctl", comparison)
+
+        def body(out: int, f: Filter = f) -> int:
+            f.load()
+            for request in PROBES:
+                try:
+                    fcntl.ioctl(out, request)
+                except OSError as error:
+                    report(out, f"{request:#x} {error.errno}")
+                else:
+                    report(out, f"{request:#x} 0")
+            return 0
+
+        result = run_in_child(body)
+        assert result.exitcode == 0, result
+        expected = "".join(
+            f"{request:#x} {_expected_errno(list(order), request)}\n"
+            for request in PROBES
+        )
+        assert result.text == expected, (name, order)
+        f.close()
 
 
 # Values above 32 bits on 32-bit architectures -----------------------------------

@@ -332,3 +332,79 @@ def test_truncation_check_agrees_with_libseccomp(arch):
     compares_high_word = "hi32" in context._export_pfc()
     assert warned is not compares_high_word
     context.close()
+
+
+# Two rules with different actions on one argument ---------------------------
+
+# == and masked_eq comparisons on argument 1 with values and masks below
+# EQUALITY_SPAN, so that a value matches both rules of a pair exactly when
+# one below EQUALITY_SPAN does: the bits above are free for two masks and
+# zero for ==.
+EQUALITY_SPAN = 64
+
+
+@st.composite
+def equality_comparisons(draw) -> Any:
+    value = draw(st.integers(0, EQUALITY_SPAN - 1))
+    if draw(st.booleans()):
+        return Arg(1) == value
+    mask = draw(st.integers(0, EQUALITY_SPAN - 1))
+    return Arg(1).masked_eq(mask, value & mask)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(first=equality_comparisons(), second=equality_comparisons())
+def test_equality_pair_kept_or_rejected(first, second):
+    # libseccomp gives calls that both rules match the action of the rule
+    # added first, so seccompx must reject exactly the pairs that share a
+    # value, and the kernel must apply both rules of every other pair.
+    shared = [x for x in range(EQUALITY_SPAN)
+              if _matches(first, [0, x]) and _matches(second, [0, x])]
+    f = Filter(default=ALLOW)
+    f.add_rule(ERRNO(300), "getpriority", first)
+    if shared:
+        with pytest.raises(seccompx.InvalidArgumentError) as info:
+            f.add_rule(ERRNO(301), "getpriority", second)
+        assert info.value.errno == errno.EEXIST
+        found = re.search(r"argument 1 equal to (0x[0-9a-f]+)", str(info.value))
+        if found is None:
+            # The older check: the rules make the same comparison.
+            assert first == second, str(info.value)
+        else:
+            witness = int(found.group(1), 16)
+            assert _matches(first, [0, witness])
+            assert _matches(second, [0, witness])
+        f.close()
+        return
+    f.add_rule(ERRNO(301), "getpriority", second)
+    expected = []
+    for x in range(EQUALITY_SPAN):
+        if _matches(first, [0, x]):
+            expected.append(300)
+        elif _matches(second, [0, x]):
+            expected.append(301)
+        else:
+            expected.append(0)
+
+    def body(out: int) -> int:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        libc.syscall.argtypes = [ctypes.c_long] + [ctypes.c_ulong] * 6
+        number = seccompx.resolve_syscall("getpriority")
+        f.load()
+        for x in range(EQUALITY_SPAN):
+            ctypes.set_errno(0)
+            result = libc.syscall(number, 0, x, 0, 0, 0, 0)
+            report(out, str(ctypes.get_errno() if result == -1 else 0))
+        return 0
+
+    result = run_in_child(body)
+    assert result.exitcode == 0, result
+    got = [int(line) for line in result.text.split()]
+    assert len(got) == EQUALITY_SPAN, result
+    for x, (code, seen) in enumerate(zip(expected, got)):
+        if code:
+            assert seen == code, (first, second, x, seen)
+        else:
+            assert seen < 200, (first, second, x, seen)
+    f.close()

@@ -13,6 +13,9 @@
  * - two rules for one syscall with different actions where one rule's
  *   comparisons are a subset of the other's, of which libseccomp keeps
  *   only one, without an error in most cases;
+ * - two rules for one syscall with different actions that compare one
+ *   argument with == or masked_eq against values some argument matches
+ *   both ways, where the action of the rule added first wins;
  * - two rules for one syscall that order-compare (<, <=, >, >=) the same
  *   argument with values whose high 32 bits differ, which libseccomp
  *   2.5.4 compiles to code that matches other values than written;
@@ -32,6 +35,8 @@ enum check_kind {
     CHECK_OK = 0,
     CHECK_DEFAULT,              /* action equals the default action */
     CHECK_CONFLICT,             /* shadowed by or shadows another rule */
+    CHECK_OVERLAP,              /* shares calls with a rule of another
+                                 * action */
     CHECK_MISCOMPILED,          /* ranges libseccomp compiles wrongly */
     CHECK_NOT_EQUAL,            /* !=, <, > beside a rule on one argument */
     CHECK_UNTRANSLATABLE,       /* number unknown on the native arch */
@@ -331,6 +336,76 @@ rules_conflict(const scx_rule *a, const scx_rule *b)
     return comparisons_subset(a, b) || comparisons_subset(b, a);
 }
 
+/* Describe an == or masked_eq comparison as the argument values x with
+ * (x & *mask) == *value.  Returns 0 for any other operator. */
+static int
+equality_form(const struct scmp_arg_cmp *cmp, uint64_t *mask,
+              uint64_t *value)
+{
+    if (cmp->op == SCMP_CMP_EQ) {
+        *mask = UINT64_MAX;
+        *value = cmp->datum_a;
+        return 1;
+    }
+    if (cmp->op == SCMP_CMP_MASKED_EQ) {
+        *mask = cmp->datum_a;
+        *value = cmp->datum_b;
+        return 1;
+    }
+    return 0;
+}
+
+static int
+same_comparison(const struct scmp_arg_cmp *x, const struct scmp_arg_cmp *y)
+{
+    return x->op == y->op && x->datum_a == y->datum_a
+           && x->datum_b == y->datum_b;
+}
+
+/*
+ * Whether rules a and b for one syscall both match some call although
+ * neither's comparisons contain the other's: every argument both compare
+ * is compared with == or masked_eq, some value of it satisfies both
+ * comparisons, and on at least one such argument the comparisons differ.
+ * libseccomp 2.5.4 then gives those calls the action of the rule added
+ * first: {Arg(0).masked_eq(0xff, 1)} then {Arg(0) == 0x101} never applies
+ * the second rule's action, while the opposite order does.  On success,
+ * *arg and *witness name an argument value that both rules match.
+ * Arguments that only one rule compares, and ranges, are left to the
+ * other checks.
+ */
+static int
+rules_overlap(const scx_rule *a, const scx_rule *b, unsigned int *arg,
+              uint64_t *witness)
+{
+    unsigned int i, j;
+    int differs = 0;
+
+    for (i = 0; i < a->count; i++) {
+        const struct scmp_arg_cmp *x = &a->cmps[i];
+        uint64_t mask_x, value_x, mask_y, value_y;
+
+        for (j = 0; j < b->count && b->cmps[j].arg != x->arg; j++)
+            ;
+        if (j == b->count || same_comparison(x, &b->cmps[j]))
+            continue;
+        if (!equality_form(x, &mask_x, &value_x)
+            || !equality_form(&b->cmps[j], &mask_y, &value_y))
+            return 0;
+        /* Both masks cover the bits where the values must agree.  The
+         * values lie within their masks (parse_comparison checks), so
+         * value_x | value_y then satisfies both. */
+        if (((value_x ^ value_y) & mask_x & mask_y) != 0)
+            return 0;
+        if (!differs) {
+            *arg = x->arg;
+            *witness = value_x | value_y;
+        }
+        differs = 1;
+    }
+    return differs;
+}
+
 static int
 is_ordering(int op)
 {
@@ -413,8 +488,14 @@ rules_inexact_clash(const scx_rule *a, const scx_rule *b)
 static int
 rules_clash(const scx_rule *a, const scx_rule *b)
 {
+    unsigned int arg;
+    uint64_t witness;
+
     if (rules_conflict(a, b))
         return CHECK_CONFLICT;
+    if (a->nr == b->nr && a->action != b->action
+        && rules_overlap(a, b, &arg, &witness))
+        return CHECK_OVERLAP;
     if (rules_miscompile(a, b))
         return CHECK_MISCOMPILED;
     if (rules_inexact_clash(a, b))
@@ -632,6 +713,28 @@ raise_miscompiled(scx_state *st, const pending_rule *p,
                      "== comparisons", p->syscall, mine, where, theirs);
 }
 
+/* Raise the error for two rules that rules_overlap() found, naming an
+ * argument value that both match. */
+static PyObject *
+raise_overlap(scx_state *st, const pending_rule *p,
+              const check_result *result, const char *mine,
+              const char *theirs, const char *where)
+{
+    unsigned int arg = 0;
+    uint64_t witness = 0;
+    char value[24];
+
+    rules_overlap(&p->rule, &result->other, &arg, &witness);
+    snprintf(value, sizeof(value), "0x%llx", (unsigned long long)witness);
+    return scx_raise(st->InvalidArgumentError, EEXIST,
+                     "rule for %R (%s) and %s for the same syscall (%s) "
+                     "have different actions but both match calls with "
+                     "argument %u equal to %s; libseccomp gives such calls "
+                     "the action of the rule added first, so make the "
+                     "comparisons exclude each other or give the rules one "
+                     "action", p->syscall, mine, where, theirs, arg, value);
+}
+
 static PyObject *
 raise_conflict(scx_state *st, const pending_rule *p,
                const check_result *result)
@@ -646,6 +749,8 @@ raise_conflict(scx_state *st, const pending_rule *p,
         snprintf(where, sizeof(where), "an earlier rule");
     if (result->kind == CHECK_MISCOMPILED)
         return raise_miscompiled(st, p, result, mine, theirs, where);
+    if (result->kind == CHECK_OVERLAP)
+        return raise_overlap(st, p, result, mine, theirs, where);
     if (result->kind == CHECK_NOT_EQUAL)
         return scx_raise(st->InvalidArgumentError, EINVAL,
                          "rule for %R (%s) and %s for the same syscall (%s) "
@@ -686,6 +791,7 @@ raise_check_failure(scx_state *st, pending_rule *batch,
                          "default action; libseccomp rejects rules that "
                          "change nothing", p->syscall, action);
     case CHECK_CONFLICT:
+    case CHECK_OVERLAP:
     case CHECK_MISCOMPILED:
     case CHECK_NOT_EQUAL:
         return raise_conflict(st, p, result);
