@@ -10,7 +10,6 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pthread.h>
-#include <pythread.h>
 #include <seccomp.h>
 #include <stdint.h>
 
@@ -60,6 +59,19 @@ enum scx_filter_state {
 #define SCX_END_MEMBERS }
 #endif
 
+/* Lock scx_state's defaults.  With the GIL they need no lock, because
+ * the copies in and out never release the GIL.  A lock would also cost a
+ * page fault in every forked child, because a PyThread lock keeps its
+ * semaphore in malloc'd memory.  A free-threaded build (CPython 3.13 and
+ * later) takes a PyMutex inside the module state instead. */
+#ifdef Py_GIL_DISABLED
+#define SCX_LOCK_DEFAULTS(st) PyMutex_Lock(&(st)->defaults_lock)
+#define SCX_UNLOCK_DEFAULTS(st) PyMutex_Unlock(&(st)->defaults_lock)
+#else
+#define SCX_LOCK_DEFAULTS(st) ((void)(st))
+#define SCX_UNLOCK_DEFAULTS(st) ((void)(st))
+#endif
+
 /* Most action kinds the kernel can list in actions_avail. */
 #define SCX_MAX_KINDS 16
 
@@ -100,8 +112,10 @@ typedef struct {
      * suggestions. */
     PyObject *unknown_syscall;
     /* The secure defaults for Filter(default), as the package computed
-     * them; guarded by defaults_lock. */
-    PyThread_type_lock defaults_lock;
+     * them.  See SCX_LOCK_DEFAULTS for what guards them. */
+#ifdef Py_GIL_DISABLED
+    PyMutex defaults_lock;
+#endif
     scx_defaults defaults;
     PyObject *str_value;        /* "_value", the slot of seccompx.Action */
     /* Names that the one-call entry points of entry.c look up. */

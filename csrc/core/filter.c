@@ -263,12 +263,12 @@ scx_set_defaults(PyObject *module, PyObject *args)
     Py_INCREF(source);
     fresh.available_source = source;
 
-    PyThread_acquire_lock(st->defaults_lock, WAIT_LOCK);
+    SCX_LOCK_DEFAULTS(st);
     old_available = st->defaults.available;
     old_type = st->defaults.action_type;
     old_source = st->defaults.available_source;
     st->defaults = fresh;
-    PyThread_release_lock(st->defaults_lock);
+    SCX_UNLOCK_DEFAULTS(st);
     Py_XDECREF(old_available);
     Py_XDECREF(old_type);
     Py_XDECREF(old_source);
@@ -282,10 +282,10 @@ scx_get_available_source(scx_state *st)
 {
     PyObject *source;
 
-    PyThread_acquire_lock(st->defaults_lock, WAIT_LOCK);
+    SCX_LOCK_DEFAULTS(st);
     source = st->defaults.available_source;
     Py_XINCREF(source);
-    PyThread_release_lock(st->defaults_lock);
+    SCX_UNLOCK_DEFAULTS(st);
     return source;
 }
 
@@ -293,9 +293,9 @@ scx_get_available_source(scx_state *st)
 void
 scx_get_defaults(scx_state *st, scx_defaults *out)
 {
-    PyThread_acquire_lock(st->defaults_lock, WAIT_LOCK);
+    SCX_LOCK_DEFAULTS(st);
     *out = st->defaults;
-    PyThread_release_lock(st->defaults_lock);
+    SCX_UNLOCK_DEFAULTS(st);
 }
 
 /* Whether the kernel lists the kind of action; true when the recorded
