@@ -159,6 +159,59 @@ def test_stale_defaults_use_general_path(monkeypatch, tmp_path):
     f.close()
 
 
+def fast_path_ready(default: seccompx.Action = ALLOW) -> bool:
+    """Return whether the extension would build Filter(default) itself."""
+    probe = Filter.__new__(Filter)
+    done = probe._init_default(default, seccompx.actions_available(), None)
+    if done:
+        probe.close()
+    return done
+
+
+def test_fast_path_does_not_call_actions_available():
+    Filter(ALLOW).close()
+    before = seccompx.actions_available.cache_info()
+    f = Filter(ALLOW)
+    f.add_rules([(ERRNO(1), "getppid")])
+    f.close()
+    after = seccompx.actions_available.cache_info()
+    assert after.hits == before.hits
+    assert after.misses == before.misses
+
+
+def test_cache_clear_forgets_defaults():
+    Filter(ALLOW).close()
+    assert fast_path_ready()
+    seccompx.actions_available.cache_clear()
+    assert not fast_path_ready()
+    Filter(ALLOW).close()
+    assert fast_path_ready()
+
+
+def test_cache_clear_keeps_lru_cache_api():
+    seccompx.actions_available()
+    seccompx.actions_available.cache_clear()
+    info = seccompx.actions_available.cache_info()
+    assert info.currsize == 0
+    assert seccompx.actions_available.cache_parameters()["maxsize"] == 1
+
+
+def test_defaults_from_before_cache_clear_ignored():
+    from seccompx import _core
+
+    Filter(ALLOW).close()
+    epoch = _core._defaults_epoch()
+    stale = seccompx.actions_available()
+    seccompx.actions_available.cache_clear()
+    assert _core._defaults_epoch() != epoch
+    kinds = None if stale is None else tuple(int(k) for k in stale)
+    _core._set_defaults(seccompx.Action, stale, kinds, seccompx.api_level(),
+                        int(KILL_PROCESS), True, epoch)
+    assert not fast_path_ready()
+    Filter(ALLOW).close()
+    assert fast_path_ready()
+
+
 def test_add_rules_matches_general():
     rules = [
         (ALLOW, "read"),

@@ -80,13 +80,14 @@ enum scx_filter_state {
  * seccompx._filter and handed to the module, so that the common
  * constructor runs as one C call.  It holds only while the libseccomp API
  * level and the package's list of kernel actions are the ones it was
- * computed for.
+ * computed for.  actions_available.cache_clear() calls
+ * _forget_defaults(), so the fast paths need not call
+ * actions_available() to see that its result changed.
  */
 typedef struct {
     int ready;
     unsigned int level;         /* seccomp_api_get() when computed */
     PyObject *available;        /* actions_available()'s result, or None */
-    PyObject *available_source; /* seccompx.actions_available itself */
     PyObject *action_type;      /* seccompx.Action */
     int kinds_known;            /* 0: the kernel's list is unknown */
     int nkinds;
@@ -117,6 +118,9 @@ typedef struct {
     PyMutex defaults_lock;
 #endif
     scx_defaults defaults;
+    /* Bumped by _forget_defaults(); _set_defaults() records nothing when
+     * the value it was given is older. */
+    unsigned long defaults_epoch;
     PyObject *str_value;        /* "_value", the slot of seccompx.Action */
     /* Names that the one-call entry points of entry.c look up. */
     PyObject *str_strict;
@@ -216,12 +220,13 @@ void scx_unlock(scx_filter *self);
 int scx_enter(scx_filter *self);
 int scx_check_usable(scx_filter *self, const char *what);
 PyObject *scx_set_defaults(PyObject *module, PyObject *args);
+PyObject *scx_forget_defaults(PyObject *module, PyObject *unused);
+PyObject *scx_get_defaults_epoch(PyObject *module, PyObject *unused);
 void scx_get_defaults(scx_state *st, scx_defaults *out);
 int scx_kind_listed(const scx_defaults *d, uint32_t action);
 PyObject *scx_get_member(scx_filter *self, PyObject **slot);
 int scx_init_default(scx_filter *self, PyObject *action, PyObject *available,
                      PyObject *optimize);
-PyObject *scx_get_available_source(scx_state *st);
 
 /* entry.c */
 extern PyType_Spec scx_filter_base_spec;
@@ -242,6 +247,8 @@ PyObject *scx_filter_add_same(scx_filter *self, PyObject *const *args,
                               Py_ssize_t nargs);
 PyObject *scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
                                      Py_ssize_t nargs);
+PyObject *scx_add_rules_plain(scx_filter *self, PyObject *rules,
+                              PyObject *strict, PyObject *available);
 PyObject *scx_filter_syscall_priority(scx_filter *self, PyObject *args);
 
 /* arches.c */

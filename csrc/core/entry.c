@@ -94,21 +94,6 @@ raise_bad_keyword(scx_state *st, PyObject *kwnames)
     return NULL;
 }
 
-/* Return a new reference to actions_available()'s result, or NULL, with
- * no exception set, when the package has not recorded the function yet. */
-static PyObject *
-current_available(scx_state *st)
-{
-    PyObject *source, *available;
-
-    source = scx_get_available_source(st);
-    if (source == NULL)
-        return NULL;
-    available = PyObject_CallNoArgs(source);
-    Py_DECREF(source);
-    return available;
-}
-
 /* Return a new reference to `strict` if it is not None, else to
  * self.strict. */
 static PyObject *
@@ -142,8 +127,7 @@ static int
 entry_init(scx_filter *self, PyObject *args, PyObject *kwargs)
 {
     scx_state *st = scx_filter_state(self);
-    PyObject *default_action, *optimize = Py_None, *available, *method;
-    PyObject *result;
+    PyObject *default_action, *optimize = Py_None, *method, *result;
     int done;
 
     if (!common_init(st, args, kwargs, &default_action, &optimize)) {
@@ -151,14 +135,7 @@ entry_init(scx_filter *self, PyObject *args, PyObject *kwargs)
             return -1;
         goto general;
     }
-    available = current_available(st);
-    if (available == NULL) {
-        if (PyErr_Occurred())
-            return -1;
-        goto general;
-    }
-    done = scx_init_default(self, default_action, available, optimize);
-    Py_DECREF(available);
+    done = scx_init_default(self, default_action, NULL, optimize);
     if (done != 0)
         return done < 0 ? -1 : 0;
 
@@ -219,25 +196,15 @@ entry_add_rules(scx_filter *self, PyObject *const *args, size_t nargsf,
     scx_state *st = scx_filter_state(self);
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     PyObject *strict = Py_None, *result = NULL;
-    PyObject *plain_args[3];
 
     if (nargs != 1
         || !only_keyword(args, nargs, kwnames, st->str_strict, &strict))
         goto general;
-    plain_args[0] = args[0];
-    plain_args[1] = strict_value(self, st, strict);
-    if (plain_args[1] == NULL)
+    strict = strict_value(self, st, strict);
+    if (strict == NULL)
         return NULL;
-    plain_args[2] = current_available(st);
-    if (plain_args[2] == NULL) {
-        Py_DECREF(plain_args[1]);
-        if (PyErr_Occurred())
-            return NULL;
-        goto general;
-    }
-    result = scx_filter_add_rules_plain(self, plain_args, 3);
-    Py_DECREF(plain_args[1]);
-    Py_DECREF(plain_args[2]);
+    result = scx_add_rules_plain(self, args[0], strict, NULL);
+    Py_DECREF(strict);
     if (result != Py_NotImplemented)
         return result;
     Py_DECREF(result);

@@ -211,30 +211,29 @@ filter_init(scx_filter *self, PyObject *args, PyObject *kwargs)
 /* Fast construction ------------------------------------------------------ */
 
 /*
- * _set_defaults(action_type, available, kinds, level, bad_arch, tsync):
- * record the secure defaults seccompx._filter computed.  kinds is a tuple
- * of the action kinds the kernel lists, or None when it is unknown.
+ * _set_defaults(action_type, available, kinds, level, bad_arch, tsync,
+ * epoch): record the secure defaults seccompx._filter computed.  kinds is
+ * a tuple of the action kinds the kernel lists, or None when it is
+ * unknown.  epoch is what _defaults_epoch() returned before available was
+ * read: when _forget_defaults() ran since, available may be stale, so
+ * nothing is recorded and the next Filter() computes the defaults again.
  */
 PyObject *
 scx_set_defaults(PyObject *module, PyObject *args)
 {
     scx_state *st = scx_get_state(module);
-    PyObject *action_type, *available, *kinds, *source;
-    PyObject *old_available, *old_type, *old_source;
+    PyObject *action_type, *available, *kinds;
+    PyObject *old_available = NULL, *old_type = NULL;
     unsigned int level, bad_arch;
+    unsigned long epoch;
     int tsync;
     scx_defaults fresh;
     Py_ssize_t i;
 
-    if (!PyArg_ParseTuple(args, "O!OOIIpO:_set_defaults", &PyType_Type,
+    if (!PyArg_ParseTuple(args, "O!OOIIpk:_set_defaults", &PyType_Type,
                           &action_type, &available, &kinds, &level,
-                          &bad_arch, &tsync, &source))
+                          &bad_arch, &tsync, &epoch))
         return NULL;
-    if (!PyCallable_Check(source)) {
-        PyErr_SetString(PyExc_TypeError,
-                        "_set_defaults(): source must be actions_available");
-        return NULL;
-    }
     memset(&fresh, 0, sizeof(fresh));
     if (kinds != Py_None) {
         if (!PyTuple_Check(kinds) || PyTuple_GET_SIZE(kinds) > SCX_MAX_KINDS) {
@@ -260,33 +259,48 @@ scx_set_defaults(PyObject *module, PyObject *args)
     fresh.available = available;
     Py_INCREF(action_type);
     fresh.action_type = action_type;
-    Py_INCREF(source);
-    fresh.available_source = source;
 
     SCX_LOCK_DEFAULTS(st);
-    old_available = st->defaults.available;
-    old_type = st->defaults.action_type;
-    old_source = st->defaults.available_source;
-    st->defaults = fresh;
+    if (epoch == st->defaults_epoch) {
+        old_available = st->defaults.available;
+        old_type = st->defaults.action_type;
+        st->defaults = fresh;
+    }
+    else {
+        old_available = fresh.available;
+        old_type = fresh.action_type;
+    }
     SCX_UNLOCK_DEFAULTS(st);
     Py_XDECREF(old_available);
     Py_XDECREF(old_type);
-    Py_XDECREF(old_source);
     Py_RETURN_NONE;
 }
 
-/* Return a new reference to seccompx.actions_available as _set_defaults()
- * recorded it, or NULL, with no exception set, before the first call. */
+/* _forget_defaults(): make the fast paths leave Filter() to the package
+ * until _set_defaults() records the defaults again. */
 PyObject *
-scx_get_available_source(scx_state *st)
+scx_forget_defaults(PyObject *module, PyObject *unused)
 {
-    PyObject *source;
+    scx_state *st = scx_get_state(module);
 
     SCX_LOCK_DEFAULTS(st);
-    source = st->defaults.available_source;
-    Py_XINCREF(source);
+    st->defaults.ready = 0;
+    st->defaults_epoch++;
     SCX_UNLOCK_DEFAULTS(st);
-    return source;
+    Py_RETURN_NONE;
+}
+
+/* _defaults_epoch() -> int: the value _set_defaults() takes. */
+PyObject *
+scx_get_defaults_epoch(PyObject *module, PyObject *unused)
+{
+    scx_state *st = scx_get_state(module);
+    unsigned long epoch;
+
+    SCX_LOCK_DEFAULTS(st);
+    epoch = st->defaults_epoch;
+    SCX_UNLOCK_DEFAULTS(st);
+    return PyLong_FromUnsignedLong(epoch);
 }
 
 /* Copy the recorded defaults. */
@@ -369,8 +383,11 @@ scx_set_member(scx_filter *self, PyObject **slot, PyObject *value)
  * nothing, in three cases: the defaults were not recorded for this API
  * level and list of kernel actions, action is not a seccompx.Action the
  * kernel lists, or a call fails.  The caller then takes the general path,
- * which raises the precise error.  _init_default(action, available,
- * optimize) -> bool is the same for Python.
+ * which raises the precise error.  available is actions_available()'s
+ * result, which must be the one the defaults were recorded for, or NULL
+ * to trust the record, which _forget_defaults() drops when the result may
+ * change.  _init_default(action, available, optimize) -> bool is the same
+ * for Python.
  */
 int
 scx_init_default(scx_filter *self, PyObject *action, PyObject *available,
@@ -397,7 +414,7 @@ scx_init_default(scx_filter *self, PyObject *action, PyObject *available,
     scx_get_defaults(st, &d);
     /* Identity is enough: the objects stay referenced by the module state
      * and by the caller for the duration of the call. */
-    if (!d.ready || d.available != available
+    if (!d.ready || (available != NULL && d.available != available)
         || (PyObject *)Py_TYPE(action) != d.action_type
         || d.level != seccomp_api_get())
         return 0;

@@ -196,7 +196,6 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->unknown_syscall);
     Py_VISIT(st->defaults.available);
     Py_VISIT(st->defaults.action_type);
-    Py_VISIT(st->defaults.available_source);
     Py_VISIT(st->str_strict);
     Py_VISIT(st->str_optimize);
     Py_VISIT(st->str_init_general);
@@ -234,7 +233,6 @@ core_clear(PyObject *module)
     st->defaults.ready = 0;
     Py_CLEAR(st->defaults.available);
     Py_CLEAR(st->defaults.action_type);
-    Py_CLEAR(st->defaults.available_source);
     Py_CLEAR(st->str_strict);
     Py_CLEAR(st->str_optimize);
     Py_CLEAR(st->str_init_general);

@@ -456,8 +456,14 @@ PyMethodDef scx_resolve_methods[] = {
      "static build gives libseccomp (blocks, bytes, regions, fallbacks), "
      "or None when libseccomp uses the C library's malloc."},
     {"_set_defaults", scx_set_defaults, METH_VARARGS,
-     "_set_defaults(action_type, available, kinds, level, bad_arch, tsync)"
-     "\n\nRecord the secure defaults of Filter(default) for its fast "
-     "path."},
+     "_set_defaults(action_type, available, kinds, level, bad_arch, tsync, "
+     "epoch)\n\nRecord the secure defaults of Filter(default) for its fast "
+     "path, unless _forget_defaults() ran since _defaults_epoch() returned "
+     "epoch."},
+    {"_forget_defaults", scx_forget_defaults, METH_NOARGS,
+     "_forget_defaults()\n\nDrop the recorded defaults, because "
+     "actions_available() may return a new list."},
+    {"_defaults_epoch", scx_get_defaults_epoch, METH_NOARGS,
+     "_defaults_epoch() -> int\n\nThe count of _forget_defaults() calls."},
     {NULL, NULL, 0, NULL},
 };

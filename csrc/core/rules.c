@@ -1292,19 +1292,20 @@ plain_action(scx_state *st, const scx_defaults *d, PyObject *action)
 }
 
 /*
- * _add_rules_plain(rules, strict, available) -> int: add_rules() in one
- * call for the common case: a list or tuple of (Action, name[,
- * comparisons]) tuples, with actions the kernel lists, on a filter of
- * architectures without socketcall(2) or ipc(2).  available is the
- * package's current actions_available(), which must be the list the
- * defaults were recorded for.  Returns NotImplemented, adding nothing, for
- * anything else, which the package's general path checks and reports.
- * A list of comparisons is recorded as a tuple, so that later changes to
- * the caller's list do not reach to_profile().
+ * add_rules() in one call for the common case: a list or tuple of
+ * (Action, name[, comparisons]) tuples, with actions the kernel lists, on
+ * a filter of architectures without socketcall(2) or ipc(2).  available
+ * is the package's current actions_available(), which must be the list
+ * the defaults were recorded for, or NULL to trust the record, which
+ * _forget_defaults() drops when that list may change.  Returns
+ * NotImplemented, adding nothing, for anything else, which the package's
+ * general path checks and reports.  A list of comparisons is recorded as
+ * a tuple, so that later changes to the caller's list do not reach
+ * to_profile().
  */
 PyObject *
-scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
-                           Py_ssize_t nargs)
+scx_add_rules_plain(scx_filter *self, PyObject *rules, PyObject *strict,
+                    PyObject *available)
 {
     scx_state *st = scx_filter_state(self);
     PyObject *items, **values = NULL, *entries = NULL, *recorded;
@@ -1313,20 +1314,14 @@ scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
     Py_ssize_t i, n, added = -1;
     int mode, comparisons = 0;
 
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError,
-                        "_add_rules_plain() takes rules, strict and the "
-                        "value of actions_available()");
-        return NULL;
-    }
-    if (!PyList_CheckExact(args[0]) && !PyTuple_CheckExact(args[0]))
+    if (!PyList_CheckExact(rules) && !PyTuple_CheckExact(rules))
         Py_RETURN_NOTIMPLEMENTED;
     if (filter_is_loaded(self))
         Py_RETURN_NOTIMPLEMENTED;
     scx_get_defaults(st, &d);
-    if (!d.ready || d.available != args[2])
+    if (!d.ready || (available != NULL && d.available != available))
         Py_RETURN_NOTIMPLEMENTED;
-    if (plain_mode(self, args[1], &mode) < 0)
+    if (plain_mode(self, strict, &mode) < 0)
         return NULL;
     /* The list the rules are recorded in, held so that Python code run by
      * warnings cannot free it. */
@@ -1338,7 +1333,7 @@ scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
 
     /* A tuple copy, so that the items stay in place while Python code runs
      * during parsing and warnings. */
-    items = PySequence_Tuple(args[0]);
+    items = PySequence_Tuple(rules);
     if (items == NULL) {
         Py_DECREF(recorded);
         return NULL;
@@ -1437,6 +1432,21 @@ done:
     if (added < 0)
         return NULL;
     return PyLong_FromSsize_t(added);
+}
+
+/* _add_rules_plain(rules, strict, available) -> int: scx_add_rules_plain()
+ * for Python. */
+PyObject *
+scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
+                           Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError,
+                        "_add_rules_plain() takes rules, strict and the "
+                        "value of actions_available()");
+        return NULL;
+    }
+    return scx_add_rules_plain(self, args[0], args[1], args[2]);
 }
 
 /* Priorities ------------------------------------------------------------- */
