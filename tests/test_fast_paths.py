@@ -212,6 +212,46 @@ def test_defaults_from_before_cache_clear_ignored():
     assert fast_path_ready()
 
 
+def test_action_value_follows_class_change(monkeypatch):
+    Filter(ALLOW).close()
+    slot = seccompx.Action.__dict__["_value"]
+    errno_one, one, two = ERRNO(1), int(ERRNO(1)), int(ERRNO(2))
+
+    def errno_one_as_two(action):
+        value = slot.__get__(action)
+        return two if value == one else value
+
+    # The one-call paths read _value from its slot while Action keeps it
+    # there, and through getattr once the class changed.
+    monkeypatch.setattr(seccompx.Action, "_value", property(errno_one_as_two))
+    try:
+        f = Filter(errno_one)
+        assert f.get_attr(Attr.DEFAULT_ACTION) == two
+        f.close()
+        f = Filter(ALLOW)
+        f.add_rules([(errno_one, "getppid")])
+        assert "ERRNO(2)" in f.export_pfc()
+        f.close()
+    finally:
+        monkeypatch.undo()
+        seccompx.actions_available.cache_clear()
+    f = Filter(errno_one)
+    assert f.get_attr(Attr.DEFAULT_ACTION) == one
+    f.close()
+
+
+def test_action_without_value_rejected():
+    empty = seccompx.Action.__new__(seccompx.Action)
+    Filter(ALLOW).close()
+    with pytest.raises(AttributeError):
+        Filter(empty)
+    f = Filter(ALLOW)
+    with pytest.raises(AttributeError):
+        f.add_rules([(empty, "getppid")])
+    assert f.rule_count == 0
+    f.close()
+
+
 def test_add_rules_matches_general():
     rules = [
         (ALLOW, "read"),

@@ -89,6 +89,11 @@ typedef struct {
     unsigned int level;         /* seccomp_api_get() when computed */
     PyObject *available;        /* actions_available()'s result, or None */
     PyObject *action_type;      /* seccompx.Action */
+    /* The offset of the slot that holds an Action's _value, and
+     * action_type's version tag when the offset was read; both 0 when
+     * _value is not a plain slot. */
+    Py_ssize_t value_offset;
+    unsigned int value_version;
     int kinds_known;            /* 0: the kernel's list is unknown */
     int nkinds;
     uint32_t kinds[SCX_MAX_KINDS];
@@ -224,6 +229,7 @@ PyObject *scx_forget_defaults(PyObject *module, PyObject *unused);
 PyObject *scx_get_defaults_epoch(PyObject *module, PyObject *unused);
 void scx_get_defaults(scx_state *st, scx_defaults *out);
 int scx_kind_listed(const scx_defaults *d, uint32_t action);
+PyObject *scx_peek_action_value(const scx_defaults *d, PyObject *action);
 PyObject *scx_get_member(scx_filter *self, PyObject **slot);
 int scx_init_default(scx_filter *self, PyObject *action, PyObject *available,
                      PyObject *optimize);

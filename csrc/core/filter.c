@@ -210,6 +210,63 @@ filter_init(scx_filter *self, PyObject *args, PyObject *kwargs)
 
 /* Fast construction ------------------------------------------------------ */
 
+/* Whether the type's attributes are unchanged since its version tag was
+ * version.  PyType_Modified() zeroes the tag from CPython 3.12 on, and
+ * before that clears Py_TPFLAGS_VALID_VERSION_TAG.  Tags are not
+ * reused. */
+static int
+type_unchanged(PyTypeObject *type, unsigned int version)
+{
+    if (version == 0 || type->tp_version_tag != version)
+        return 0;
+#if PY_VERSION_HEX < 0x030C0000
+    return (type->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) != 0;
+#else
+    return 1;
+#endif
+}
+
+/* Return the offset of the slot that holds an Action's _value, and set
+ * *version to the type's version tag, or return 0 when reading the slot
+ * could differ from getattr(action, "_value"). */
+static Py_ssize_t
+find_value_slot(scx_state *st, PyTypeObject *type, unsigned int *version)
+{
+    PyObject *descriptor;
+    PyMemberDef *member;
+
+    *version = 0;
+    if (type->tp_getattro != PyObject_GenericGetAttr)
+        return 0;
+    /* Borrowed; the lookup also gives the type a version tag. */
+    descriptor = _PyType_Lookup(type, st->str_value);
+    if (descriptor == NULL || !Py_IS_TYPE(descriptor, &PyMemberDescr_Type))
+        return 0;
+    member = ((PyMemberDescrObject *)descriptor)->d_member;
+    if (member->type != T_OBJECT_EX || (member->flags & PY_AUDIT_READ)
+        || member->offset <= 0)
+        return 0;
+    if (!type_unchanged(type, type->tp_version_tag))
+        return 0;
+    *version = type->tp_version_tag;
+    return member->offset;
+}
+
+/* Return action's _value as a borrowed reference read from its slot, or
+ * NULL, with no exception set, when only PyObject_GetAttr() can read it.
+ * Taking no reference matters in a freshly forked child, where getattr
+ * writes to the int, the descriptor and the type cache. */
+PyObject *
+scx_peek_action_value(const scx_defaults *d, PyObject *action)
+{
+    PyTypeObject *type = Py_TYPE(action);
+
+    if (d->value_offset == 0 || (PyObject *)type != d->action_type
+        || !type_unchanged(type, d->value_version))
+        return NULL;
+    return *(PyObject **)((char *)action + d->value_offset);
+}
+
 /*
  * _set_defaults(action_type, available, kinds, level, bad_arch, tsync,
  * epoch): record the secure defaults seccompx._filter computed.  kinds is
@@ -259,6 +316,8 @@ scx_set_defaults(PyObject *module, PyObject *args)
     fresh.available = available;
     Py_INCREF(action_type);
     fresh.action_type = action_type;
+    fresh.value_offset = find_value_slot(st, (PyTypeObject *)action_type,
+                                         &fresh.value_version);
 
     SCX_LOCK_DEFAULTS(st);
     if (epoch == st->defaults_epoch) {
@@ -376,6 +435,33 @@ scx_set_member(scx_filter *self, PyObject **slot, PyObject *value)
     Py_XDECREF(old);
 }
 
+/* Set *value to the _value of a seccompx.Action and return 1, or return 0
+ * with no exception set when it is missing or not a 32-bit int. */
+static int
+read_action_value(scx_state *st, const scx_defaults *d, PyObject *action,
+                  uint32_t *value)
+{
+    PyObject *value_obj = scx_peek_action_value(d, action);
+    unsigned long number = (unsigned long)-1;
+
+    if (value_obj != NULL) {
+        if (PyLong_Check(value_obj))
+            number = PyLong_AsUnsignedLong(value_obj);
+    }
+    else {
+        value_obj = PyObject_GetAttr(action, st->str_value);
+        if (value_obj != NULL && PyLong_Check(value_obj))
+            number = PyLong_AsUnsignedLong(value_obj);
+        Py_XDECREF(value_obj);
+    }
+    if (number == (unsigned long)-1 || number > 0xffffffffUL) {
+        PyErr_Clear();
+        return 0;
+    }
+    *value = (uint32_t)number;
+    return 1;
+}
+
 /*
  * Initialise the filter as Filter(action, optimize=optimize) does with
  * every other keyword at its default, in one call; optimize is None, 1 or
@@ -395,9 +481,9 @@ scx_init_default(scx_filter *self, PyObject *action, PyObject *available,
 {
     scx_state *st = scx_filter_state(self);
     scx_defaults d;
-    PyObject *value_obj, *recorded, *descriptor;
+    PyObject *recorded, *descriptor;
     int i;
-    unsigned long value;
+    uint32_t value;
     long optimize = 0;
     scmp_filter_ctx ctx = NULL;
 
@@ -428,19 +514,9 @@ scx_init_default(scx_filter *self, PyObject *action, PyObject *available,
         if (descriptor != st->member_descriptors[i])
             return 0;
     }
-    value_obj = PyObject_GetAttr(action, st->str_value);
-    if (value_obj == NULL) {
-        PyErr_Clear();
+    if (!read_action_value(st, &d, action, &value))
         return 0;
-    }
-    value = PyLong_Check(value_obj) ? PyLong_AsUnsignedLong(value_obj)
-                                    : (unsigned long)-1;
-    Py_DECREF(value_obj);
-    if (value == (unsigned long)-1 || value > 0xffffffffUL) {
-        PyErr_Clear();
-        return 0;
-    }
-    if (!scx_kind_listed(&d, (uint32_t)value))
+    if (!scx_kind_listed(&d, value))
         return 0;
     recorded = PyList_New(0);
     if (recorded == NULL)
@@ -448,7 +524,7 @@ scx_init_default(scx_filter *self, PyObject *action, PyObject *available,
 
     scx_lock(self);
     if (self->state == SCX_STATE_NEW) {
-        ctx = secure_context((uint32_t)value, &d, optimize);
+        ctx = secure_context(value, &d, optimize);
         if (ctx != NULL) {
             self->ctx = ctx;
             self->state = SCX_STATE_OPEN;

@@ -1275,7 +1275,11 @@ plain_action(scx_state *st, const scx_defaults *d, PyObject *action)
 
     if ((PyObject *)Py_TYPE(action) != d->action_type)
         return NULL;
-    value = PyObject_GetAttr(action, st->str_value);
+    value = scx_peek_action_value(d, action);
+    if (value != NULL)
+        Py_INCREF(value);
+    else
+        value = PyObject_GetAttr(action, st->str_value);
     if (value == NULL || !PyLong_Check(value)) {
         PyErr_Clear();
         Py_XDECREF(value);
