@@ -523,6 +523,40 @@ def test_allow_numbers_and_bad_keyword():
     assert f.allow() == 0
 
 
+class Name(str):
+    pass
+
+
+@pytest.mark.parametrize("spread", [True, False])
+def test_allow_records_names_as_given(spread):
+    names = ("read", Name("write"), "getppid")
+    fast = Filter(KILL_PROCESS)
+    if spread:
+        assert fast.allow(*names) == 3
+    else:
+        assert fast.allow("read", Name("write"), "getppid") == 3
+    slow = general(KILL_PROCESS)
+    slow.allow(*names)
+    assert fast.to_profile() == slow.to_profile()
+    recorded = fast._rules[0][1]
+    assert recorded == names
+    assert type(recorded[1]) is Name
+    assert fast.export_pfc() == slow.export_pfc()
+    fast.close()
+    slow.close()
+
+
+def test_allow_keywords_from_dict():
+    f = Filter(KILL_PROCESS)
+    assert f.allow(*("read", "write"), **{"strict": True}) == 2
+    with pytest.raises(TypeError, match="'bogus'"):
+        f.allow("close", **{"strict": True, "bogus": 1})
+    with pytest.raises(TypeError, match="'bogus'"):
+        f.allow("close", **{"bogus": 1, "strict": True})
+    assert f.rule_count == 2
+    f.close()
+
+
 def test_allow_reads_subclass_strict():
     class Strict(Filter):
         @property
