@@ -9,7 +9,6 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <pthread.h>
 #include <seccomp.h>
 #include <stdint.h>
 
@@ -89,7 +88,7 @@ typedef struct {
     unsigned int level;         /* seccomp_api_get() when computed */
     PyObject *available;        /* actions_available()'s result, or None */
     PyObject *action_type;      /* seccompx.Action */
-    /* The offset of the slot that holds an Action's _value, and
+    /* The offset of the slot that contains an Action's _value, and
      * action_type's version tag when the offset was read; both 0 when
      * _value is not a plain slot. */
     Py_ssize_t value_offset;
@@ -169,12 +168,14 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     scmp_filter_ctx ctx;        /* NULL unless state is SCX_STATE_OPEN */
-    /* Serialises every use of the fields below.  A mutex inside the
-     * object, not a PyThread_type_lock, because allocating one calls the
-     * C library's malloc, which in a forked child can touch several
-     * copy-on-write pages of a fragmented heap. */
-    pthread_mutex_t lock;
-    int lock_ready;             /* pthread_mutex_init() succeeded */
+    /* Serialises every use of the fields below.  It lives inside the
+     * object, which tp_alloc zeroes to the unlocked state, so that taking
+     * it in a forked child writes to no page but the object's. */
+#ifdef Py_GIL_DISABLED
+    PyMutex lock;
+#else
+    int locked;                 /* 1 while a thread holds the lock */
+#endif
     int state;
     uint32_t arches[SCX_MAX_ARCHES];
     int narches;

@@ -12,6 +12,7 @@
 #include "core.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "structmember.h"
@@ -24,22 +25,47 @@ scx_filter_state(scx_filter *self)
     return scx_state_from_type(Py_TYPE(self));
 }
 
-/* Take the lock, releasing the GIL while another thread holds it. */
+#ifdef Py_GIL_DISABLED
+/* Take the lock.  PyMutex_Lock() detaches the thread state while it
+ * waits, as Py_BEGIN_ALLOW_THREADS would. */
 void
 scx_lock(scx_filter *self)
 {
-    if (pthread_mutex_trylock(&self->lock) != 0) {
+    PyMutex_Lock(&self->lock);
+}
+
+void
+scx_unlock(scx_filter *self)
+{
+    PyMutex_Unlock(&self->lock);
+}
+#else
+/*
+ * Take the lock.  No code of this module releases the GIL while it holds
+ * the lock, so with the GIL the first attempt always succeeds.  The loop
+ * keeps the lock correct should that change: it waits without the GIL,
+ * yielding the CPU, until the holder lets go.
+ */
+void
+scx_lock(scx_filter *self)
+{
+    int unlocked = 0;
+
+    while (!__atomic_compare_exchange_n(&self->locked, &unlocked, 1, 0,
+                                        __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
         Py_BEGIN_ALLOW_THREADS
-        pthread_mutex_lock(&self->lock);
+        sched_yield();
         Py_END_ALLOW_THREADS
+        unlocked = 0;
     }
 }
 
 void
 scx_unlock(scx_filter *self)
 {
-    pthread_mutex_unlock(&self->lock);
+    __atomic_store_n(&self->locked, 0, __ATOMIC_RELEASE);
 }
+#endif
 
 static PyObject *
 raise_not_open(scx_filter *self, int state)
@@ -113,21 +139,12 @@ filter_forget_rules(scx_filter *self)
     self->generation++;
 }
 
+/* tp_alloc zeroes the object, which leaves it unlocked and in
+ * SCX_STATE_NEW. */
 static PyObject *
 filter_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    scx_filter *self;
-
-    self = (scx_filter *)type->tp_alloc(type, 0);
-    if (self == NULL)
-        return NULL;
-    if (pthread_mutex_init(&self->lock, NULL) != 0) {
-        Py_DECREF(self);
-        return PyErr_NoMemory();
-    }
-    self->lock_ready = 1;
-    self->state = SCX_STATE_NEW;
-    return (PyObject *)self;
+    return type->tp_alloc(type, 0);
 }
 
 /*
@@ -580,9 +597,6 @@ filter_dealloc(scx_filter *self)
     self->rules = NULL;
     free(self->priorities);
     self->priorities = NULL;
-    if (self->lock_ready)
-        pthread_mutex_destroy(&self->lock);
-    self->lock_ready = 0;
     type->tp_free(self);
     Py_DECREF(type);
 }
