@@ -252,6 +252,24 @@ def test_action_without_value_rejected():
     f.close()
 
 
+def test_comparison_order_irrelevant():
+    Arg = seccompx.Arg
+    shuffled = (Arg(5) == 6, Arg(2) == 3, Arg(0) == 1, Arg(4) == 5, Arg(1) == 2)
+    ordered = tuple(sorted(shuffled, key=lambda cmp: cmp[0]))
+    programs = []
+    for cmps in (shuffled, ordered):
+        f = Filter(ALLOW)
+        f.add_rules([(ERRNO(1), "pread64", cmps)])
+        programs.append(f.export_bpf())
+        f.close()
+    assert programs[0] == programs[1]
+    f = Filter(ALLOW)
+    f.add_rules([(ERRNO(1), "pread64", shuffled)])
+    with pytest.raises(seccompx.InvalidArgumentError, match="conflict"):
+        f.add_rules([(ERRNO(2), "pread64", ordered)])
+    f.close()
+
+
 def test_add_rules_matches_general():
     rules = [
         (ALLOW, "read"),

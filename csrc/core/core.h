@@ -283,6 +283,7 @@ void scx_transaction_reject(scmp_filter_ctx ctx);
 int scx_parse_arch(scx_state *st, PyObject *obj, uint32_t *token);
 int scx_resolve_syscall(scx_state *st, PyObject *obj, uint32_t arch,
                         int *number);
+unsigned long long scx_long_as_u64(PyObject *obj);
 int scx_check_action(scx_state *st, PyObject *obj, uint32_t *action);
 int scx_parse_bounded(scx_state *st, PyObject *obj, const char *what,
                       long low, long high, long *out);

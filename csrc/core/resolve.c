@@ -7,6 +7,7 @@
 #include "core.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #ifdef SECCOMPX_HEAP
@@ -101,6 +102,23 @@ check_action_data(scx_state *st, uint32_t value)
     return 0;
 }
 
+/*
+ * PyLong_AsUnsignedLongLong(), through PyLong_AsUnsignedLong() where
+ * unsigned long is as wide.  CPython 3.11's PyLong_AsUnsignedLongLong()
+ * converts every int of more than one 30-bit digit, such as most action
+ * values, through _PyLong_AsByteArray(): two pages of code for a forked
+ * child to fault in where one suffices.
+ */
+unsigned long long
+scx_long_as_u64(PyObject *obj)
+{
+#if ULONG_MAX == ULLONG_MAX
+    return PyLong_AsUnsignedLong(obj);
+#else
+    return PyLong_AsUnsignedLongLong(obj);
+#endif
+}
+
 int
 scx_check_action(scx_state *st, PyObject *obj, uint32_t *action)
 {
@@ -112,7 +130,7 @@ scx_check_action(scx_state *st, PyObject *obj, uint32_t *action)
                      Py_TYPE(obj)->tp_name);
         return -1;
     }
-    value = PyLong_AsUnsignedLongLong(obj);
+    value = scx_long_as_u64(obj);
     if (value == (unsigned long long)-1 && PyErr_Occurred())
         PyErr_Clear();
     else if (value <= 0xffffffffULL) {

@@ -89,7 +89,7 @@ parse_u64(scx_state *st, PyObject *obj, unsigned int arg, const char *what,
                      arg, what, Py_TYPE(obj)->tp_name);
         return -1;
     }
-    value = PyLong_AsUnsignedLongLong(obj);
+    value = scx_long_as_u64(obj);
     if (value == (unsigned long long)-1 && PyErr_Occurred()) {
         PyErr_Clear();
         scx_raise(st->InvalidArgumentError, EINVAL,
@@ -103,17 +103,25 @@ parse_u64(scx_state *st, PyObject *obj, unsigned int arg, const char *what,
     return 0;
 }
 
+/* Write a comparison's value as hex for a message, because
+ * PyUnicode_FromFormat() has no %llx.  Only the error branches call it:
+ * snprintf() is code that a forked child would otherwise fault in for
+ * every comparison. */
+static void
+format_datum(uint64_t datum, char *buffer, size_t size)
+{
+    snprintf(buffer, size, "0x%llx", (unsigned long long)datum);
+}
+
 static int
 check_comparison_values(scx_state *st, const struct scmp_arg_cmp *cmp)
 {
     char mask[24], value[24];
 
-    /* PyUnicode_FromFormat() has no %llx, so format the values here. */
-    snprintf(mask, sizeof(mask), "0x%llx", (unsigned long long)cmp->datum_a);
-    snprintf(value, sizeof(value), "0x%llx",
-             (unsigned long long)cmp->datum_b);
     if (cmp->op == SCMP_CMP_MASKED_EQ
         && (cmp->datum_b & ~cmp->datum_a) != 0) {
+        format_datum(cmp->datum_a, mask, sizeof(mask));
+        format_datum(cmp->datum_b, value, sizeof(value));
         scx_raise(st->InvalidArgumentError, EINVAL,
                   "masked_eq on argument %u can never match: value %s has "
                   "bits outside mask %s", cmp->arg, value, mask);
@@ -121,6 +129,7 @@ check_comparison_values(scx_state *st, const struct scmp_arg_cmp *cmp)
     }
     if ((cmp->op == SCMP_CMP_LT && cmp->datum_a == 0)
         || (cmp->op == SCMP_CMP_GT && cmp->datum_a == UINT64_MAX)) {
+        format_datum(cmp->datum_a, mask, sizeof(mask));
         scx_raise(st->InvalidArgumentError, EINVAL,
                   "comparison %d on argument %u with value %s can never "
                   "match: arguments are unsigned 64-bit values", (int)cmp->op,
@@ -128,6 +137,7 @@ check_comparison_values(scx_state *st, const struct scmp_arg_cmp *cmp)
         return -1;
     }
     if (cmp->op != SCMP_CMP_MASKED_EQ && cmp->datum_b != 0) {
+        format_datum(cmp->datum_b, value, sizeof(value));
         scx_raise(st->InvalidArgumentError, EINVAL,
                   "comparison %d on argument %u takes one value, but a "
                   "second (%s) was given; only masked_eq takes two",
@@ -170,12 +180,21 @@ parse_comparison(scx_state *st, PyObject *item, struct scmp_arg_cmp *cmp)
     return check_comparison_values(st, cmp);
 }
 
-static int
-compare_by_arg(const void *a, const void *b)
+/* Sort at most six comparisons, each on a different argument, by
+ * argument index.  An insertion sort, because qsort() is one more page of
+ * the C library for a forked child to fault in. */
+static void
+sort_by_arg(struct scmp_arg_cmp *cmps, unsigned int count)
 {
-    const struct scmp_arg_cmp *x = a, *y = b;
+    unsigned int i, j;
 
-    return (x->arg > y->arg) - (x->arg < y->arg);
+    for (i = 1; i < count; i++) {
+        struct scmp_arg_cmp item = cmps[i];
+
+        for (j = i; j > 0 && cmps[j - 1].arg > item.arg; j--)
+            cmps[j] = cmps[j - 1];
+        cmps[j] = item;
+    }
 }
 
 /*
@@ -216,7 +235,7 @@ parse_comparisons(scx_state *st, PyObject *iterable, scx_rule *rule)
     }
     Py_DECREF(items);
     rule->count = (unsigned int)n;
-    qsort(rule->cmps, rule->count, sizeof(rule->cmps[0]), compare_by_arg);
+    sort_by_arg(rule->cmps, rule->count);
     return 0;
 
 error:
@@ -1365,7 +1384,7 @@ scx_add_rules_plain(scx_filter *self, PyObject *rules, PyObject *strict,
         goto general;
 
     values = calloc(n ? (size_t)n : 1, sizeof(PyObject *));
-    entries = PyList_New(n);
+    entries = PyTuple_New(n);
     batch = calloc(n ? (size_t)n : 1, sizeof(pending_rule));
     if (values == NULL || entries == NULL || batch == NULL) {
         PyErr_NoMemory();
@@ -1395,11 +1414,11 @@ scx_add_rules_plain(scx_filter *self, PyObject *rules, PyObject *strict,
             entry = PyTuple_Pack(2, values[i], PyTuple_GET_ITEM(item, 1));
         if (entry == NULL)
             goto done;
-        PyList_SET_ITEM(entries, i, entry);
+        PyTuple_SET_ITEM(entries, i, entry);
     }
     for (i = 0; i < n; i++) {
         /* The recorded copy, so that the filter and the record agree. */
-        PyObject *entry = PyList_GET_ITEM(entries, i);
+        PyObject *entry = PyTuple_GET_ITEM(entries, i);
 
         if (parse_rule(st, values[i], PyTuple_GET_ITEM(entry, 1),
                        PyTuple_GET_SIZE(entry) == 3 ? PyTuple_GET_ITEM(entry, 2)
