@@ -37,9 +37,11 @@ def _set_defaults(
     level: int,
     bad_arch: int,
     tsync: bool,
-    source: Any,
+    epoch: int,
     /,
 ) -> None: ...
+def _forget_defaults() -> None: ...
+def _defaults_epoch() -> int: ...
 
 @disjoint_base
 class Context:

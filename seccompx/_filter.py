@@ -118,6 +118,23 @@ def actions_available() -> Optional[FrozenSet[ActionKind]]:
     return frozenset(kind for kind in ActionKind if kind.kernel_name in names)
 
 
+_clear_available_cache = actions_available.cache_clear
+
+
+def _clear_actions_available() -> None:
+    """Clear actions_available()'s cache and the defaults that Filter()'s
+    one-call path recorded from its result."""
+    # Clearing first, then forgetting: a _process_defaults() that read the
+    # epoch after _forget_defaults() reads the list after the clear.
+    _clear_available_cache()
+    _core._forget_defaults()
+
+
+# The extension trusts the defaults it recorded until this runs, so that
+# Filter() and add_rules() need not call actions_available() each time.
+actions_available.cache_clear = _clear_actions_available  # type: ignore[method-assign]
+
+
 def _action_value(action: ActionLike) -> int:
     """Return the raw value of an action, checked against the kernel."""
     if type(action) is Action:
@@ -265,24 +282,32 @@ _KEPT_BY_RESET = (
     Attr.OPTIMIZE,
     Attr.RAW_RC,
 )
-_defaults_cache: Optional[Tuple[int, object, int, bool]] = None
+_defaults_cache: Optional[Tuple[int, object, int, bool, int]] = None
 
 
 def _process_defaults() -> Tuple[int, bool]:
     """Return the secure bad-architecture action and whether thread sync
     is available, recomputed only when the API level or the kernel's
-    action list changes."""
+    action list changes, or actions_available.cache_clear() ran."""
     global _defaults_cache
+    # Read before actions_available(), so that the extension can tell a
+    # list read before a cache_clear() from one read after it.
+    epoch = _core._defaults_epoch()
     level = _core.api_get()
     available = actions_available()
     cached = _defaults_cache
-    if cached is None or cached[0] != level or cached[1] is not available:
-        cached = (level, available, _secure_bad_arch_action(), level >= 2)
+    if (
+        cached is None
+        or cached[0] != level
+        or cached[1] is not available
+        or cached[4] != epoch
+    ):
+        cached = (level, available, _secure_bad_arch_action(), level >= 2, epoch)
         _defaults_cache = cached
         # Hand them to the extension too, for Filter's one-call path.
         kinds = None if available is None else tuple(int(k) for k in available)
         _core._set_defaults(
-            Action, available, kinds, level, cached[2], cached[3], actions_available
+            Action, available, kinds, level, cached[2], cached[3], epoch
         )
     return cached[2], cached[3]
 

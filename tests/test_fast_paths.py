@@ -159,6 +159,117 @@ def test_stale_defaults_use_general_path(monkeypatch, tmp_path):
     f.close()
 
 
+def fast_path_ready(default: seccompx.Action = ALLOW) -> bool:
+    """Return whether the extension would build Filter(default) itself."""
+    probe = Filter.__new__(Filter)
+    done = probe._init_default(default, seccompx.actions_available(), None)
+    if done:
+        probe.close()
+    return done
+
+
+def test_fast_path_does_not_call_actions_available():
+    Filter(ALLOW).close()
+    before = seccompx.actions_available.cache_info()
+    f = Filter(ALLOW)
+    f.add_rules([(ERRNO(1), "getppid")])
+    f.close()
+    after = seccompx.actions_available.cache_info()
+    assert after.hits == before.hits
+    assert after.misses == before.misses
+
+
+def test_cache_clear_forgets_defaults():
+    Filter(ALLOW).close()
+    assert fast_path_ready()
+    seccompx.actions_available.cache_clear()
+    assert not fast_path_ready()
+    Filter(ALLOW).close()
+    assert fast_path_ready()
+
+
+def test_cache_clear_keeps_lru_cache_api():
+    seccompx.actions_available()
+    seccompx.actions_available.cache_clear()
+    info = seccompx.actions_available.cache_info()
+    assert info.currsize == 0
+    assert seccompx.actions_available.cache_parameters()["maxsize"] == 1
+
+
+def test_defaults_from_before_cache_clear_ignored():
+    from seccompx import _core
+
+    Filter(ALLOW).close()
+    epoch = _core._defaults_epoch()
+    stale = seccompx.actions_available()
+    seccompx.actions_available.cache_clear()
+    assert _core._defaults_epoch() != epoch
+    kinds = None if stale is None else tuple(int(k) for k in stale)
+    _core._set_defaults(seccompx.Action, stale, kinds, seccompx.api_level(),
+                        int(KILL_PROCESS), True, epoch)
+    assert not fast_path_ready()
+    Filter(ALLOW).close()
+    assert fast_path_ready()
+
+
+def test_action_value_follows_class_change(monkeypatch):
+    Filter(ALLOW).close()
+    slot = seccompx.Action.__dict__["_value"]
+    errno_one, one, two = ERRNO(1), int(ERRNO(1)), int(ERRNO(2))
+
+    def errno_one_as_two(action):
+        value = slot.__get__(action)
+        return two if value == one else value
+
+    # The one-call paths read _value from its slot while Action keeps it
+    # there, and through getattr once the class changed.
+    monkeypatch.setattr(seccompx.Action, "_value", property(errno_one_as_two))
+    try:
+        f = Filter(errno_one)
+        assert f.get_attr(Attr.DEFAULT_ACTION) == two
+        f.close()
+        f = Filter(ALLOW)
+        f.add_rules([(errno_one, "getppid")])
+        assert "ERRNO(2)" in f.export_pfc()
+        f.close()
+    finally:
+        monkeypatch.undo()
+        seccompx.actions_available.cache_clear()
+    f = Filter(errno_one)
+    assert f.get_attr(Attr.DEFAULT_ACTION) == one
+    f.close()
+
+
+def test_action_without_value_rejected():
+    empty = seccompx.Action.__new__(seccompx.Action)
+    Filter(ALLOW).close()
+    with pytest.raises(AttributeError):
+        Filter(empty)
+    f = Filter(ALLOW)
+    with pytest.raises(AttributeError):
+        f.add_rules([(empty, "getppid")])
+    assert f.rule_count == 0
+    f.close()
+
+
+def test_comparison_order_irrelevant():
+    Arg = seccompx.Arg
+    shuffled = (Arg(5) == 6, Arg(2) == 3, Arg(0) == 1, Arg(4) == 5, Arg(1) == 2)
+    ordered = tuple(sorted(shuffled, key=lambda cmp: cmp[0]))
+    programs = []
+    for cmps in (shuffled, ordered):
+        f = Filter(ALLOW)
+        f.add_rules([(ERRNO(1), "pread64", cmps)])
+        programs.append(f.export_bpf())
+        f.close()
+    assert programs[0] == programs[1]
+    f = Filter(ALLOW)
+    f.add_rules([(ERRNO(1), "pread64", shuffled)])
+    with pytest.raises(seccompx.InvalidArgumentError, match="conflict"):
+        f.add_rules([(ERRNO(2), "pread64", ordered)])
+    f.close()
+
+
 def test_add_rules_matches_general():
     rules = [
         (ALLOW, "read"),
@@ -428,6 +539,40 @@ def test_allow_numbers_and_bad_keyword():
     with pytest.raises(TypeError, match="'bogus'"):
         f.allow("write", strict=True, bogus=1)
     assert f.allow() == 0
+
+
+class Name(str):
+    pass
+
+
+@pytest.mark.parametrize("spread", [True, False])
+def test_allow_records_names_as_given(spread):
+    names = ("read", Name("write"), "getppid")
+    fast = Filter(KILL_PROCESS)
+    if spread:
+        assert fast.allow(*names) == 3
+    else:
+        assert fast.allow("read", Name("write"), "getppid") == 3
+    slow = general(KILL_PROCESS)
+    slow.allow(*names)
+    assert fast.to_profile() == slow.to_profile()
+    recorded = fast._rules[0][1]
+    assert recorded == names
+    assert type(recorded[1]) is Name
+    assert fast.export_pfc() == slow.export_pfc()
+    fast.close()
+    slow.close()
+
+
+def test_allow_keywords_from_dict():
+    f = Filter(KILL_PROCESS)
+    assert f.allow(*("read", "write"), **{"strict": True}) == 2
+    with pytest.raises(TypeError, match="'bogus'"):
+        f.allow("close", **{"strict": True, "bogus": 1})
+    with pytest.raises(TypeError, match="'bogus'"):
+        f.allow("close", **{"bogus": 1, "strict": True})
+    assert f.rule_count == 2
+    f.close()
 
 
 def test_allow_reads_subclass_strict():

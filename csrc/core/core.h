@@ -9,8 +9,6 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <pthread.h>
-#include <pythread.h>
 #include <seccomp.h>
 #include <stdint.h>
 
@@ -60,6 +58,19 @@ enum scx_filter_state {
 #define SCX_END_MEMBERS }
 #endif
 
+/* Lock scx_state's defaults.  With the GIL they need no lock, because
+ * the copies in and out never release the GIL.  A lock would also cost a
+ * page fault in every forked child, because a PyThread lock keeps its
+ * semaphore in malloc'd memory.  A free-threaded build (CPython 3.13 and
+ * later) takes a PyMutex inside the module state instead. */
+#ifdef Py_GIL_DISABLED
+#define SCX_LOCK_DEFAULTS(st) PyMutex_Lock(&(st)->defaults_lock)
+#define SCX_UNLOCK_DEFAULTS(st) PyMutex_Unlock(&(st)->defaults_lock)
+#else
+#define SCX_LOCK_DEFAULTS(st) ((void)(st))
+#define SCX_UNLOCK_DEFAULTS(st) ((void)(st))
+#endif
+
 /* Most action kinds the kernel can list in actions_avail. */
 #define SCX_MAX_KINDS 16
 
@@ -68,14 +79,20 @@ enum scx_filter_state {
  * seccompx._filter and handed to the module, so that the common
  * constructor runs as one C call.  It holds only while the libseccomp API
  * level and the package's list of kernel actions are the ones it was
- * computed for.
+ * computed for.  actions_available.cache_clear() calls
+ * _forget_defaults(), so the fast paths need not call
+ * actions_available() to see that its result changed.
  */
 typedef struct {
     int ready;
     unsigned int level;         /* seccomp_api_get() when computed */
     PyObject *available;        /* actions_available()'s result, or None */
-    PyObject *available_source; /* seccompx.actions_available itself */
     PyObject *action_type;      /* seccompx.Action */
+    /* The offset of the slot that contains an Action's _value, and
+     * action_type's version tag when the offset was read; both 0 when
+     * _value is not a plain slot. */
+    Py_ssize_t value_offset;
+    unsigned int value_version;
     int kinds_known;            /* 0: the kernel's list is unknown */
     int nkinds;
     uint32_t kinds[SCX_MAX_KINDS];
@@ -100,9 +117,14 @@ typedef struct {
      * suggestions. */
     PyObject *unknown_syscall;
     /* The secure defaults for Filter(default), as the package computed
-     * them; guarded by defaults_lock. */
-    PyThread_type_lock defaults_lock;
+     * them.  See SCX_LOCK_DEFAULTS for what guards them. */
+#ifdef Py_GIL_DISABLED
+    PyMutex defaults_lock;
+#endif
     scx_defaults defaults;
+    /* Bumped by _forget_defaults(); _set_defaults() records nothing when
+     * the value it was given is older. */
+    unsigned long defaults_epoch;
     PyObject *str_value;        /* "_value", the slot of seccompx.Action */
     /* Names that the one-call entry points of entry.c look up. */
     PyObject *str_strict;
@@ -146,12 +168,14 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     scmp_filter_ctx ctx;        /* NULL unless state is SCX_STATE_OPEN */
-    /* Serialises every use of the fields below.  A mutex inside the
-     * object, not a PyThread_type_lock, because allocating one calls the
-     * C library's malloc, which in a forked child can touch several
-     * copy-on-write pages of a fragmented heap. */
-    pthread_mutex_t lock;
-    int lock_ready;             /* pthread_mutex_init() succeeded */
+    /* Serialises every use of the fields below.  It lives inside the
+     * object, which tp_alloc zeroes to the unlocked state, so that taking
+     * it in a forked child writes to no page but the object's. */
+#ifdef Py_GIL_DISABLED
+    PyMutex lock;
+#else
+    int locked;                 /* 1 while a thread holds the lock */
+#endif
     int state;
     uint32_t arches[SCX_MAX_ARCHES];
     int narches;
@@ -202,12 +226,14 @@ void scx_unlock(scx_filter *self);
 int scx_enter(scx_filter *self);
 int scx_check_usable(scx_filter *self, const char *what);
 PyObject *scx_set_defaults(PyObject *module, PyObject *args);
+PyObject *scx_forget_defaults(PyObject *module, PyObject *unused);
+PyObject *scx_get_defaults_epoch(PyObject *module, PyObject *unused);
 void scx_get_defaults(scx_state *st, scx_defaults *out);
 int scx_kind_listed(const scx_defaults *d, uint32_t action);
+PyObject *scx_peek_action_value(const scx_defaults *d, PyObject *action);
 PyObject *scx_get_member(scx_filter *self, PyObject **slot);
 int scx_init_default(scx_filter *self, PyObject *action, PyObject *available,
                      PyObject *optimize);
-PyObject *scx_get_available_source(scx_state *st);
 
 /* entry.c */
 extern PyType_Spec scx_filter_base_spec;
@@ -228,6 +254,8 @@ PyObject *scx_filter_add_same(scx_filter *self, PyObject *const *args,
                               Py_ssize_t nargs);
 PyObject *scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
                                      Py_ssize_t nargs);
+PyObject *scx_add_rules_plain(scx_filter *self, PyObject *rules,
+                              PyObject *strict, PyObject *available);
 PyObject *scx_filter_syscall_priority(scx_filter *self, PyObject *args);
 
 /* arches.c */
@@ -255,6 +283,7 @@ void scx_transaction_reject(scmp_filter_ctx ctx);
 int scx_parse_arch(scx_state *st, PyObject *obj, uint32_t *token);
 int scx_resolve_syscall(scx_state *st, PyObject *obj, uint32_t arch,
                         int *number);
+unsigned long long scx_long_as_u64(PyObject *obj);
 int scx_check_action(scx_state *st, PyObject *obj, uint32_t *action);
 int scx_parse_bounded(scx_state *st, PyObject *obj, const char *what,
                       long low, long high, long *out);

@@ -72,15 +72,34 @@ only_keyword(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
     return equal;
 }
 
+/* Return whether kwargs is empty or contains only strict, and set *strict
+ * to its value when it is there. */
+static int
+only_strict(scx_state *st, PyObject *kwargs, PyObject **strict)
+{
+    Py_ssize_t position = 0;
+    PyObject *name, *value;
+
+    if (kwargs == NULL || PyDict_GET_SIZE(kwargs) == 0)
+        return 1;
+    if (PyDict_GET_SIZE(kwargs) != 1 || !PyDict_Next(kwargs, &position,
+                                                     &name, &value))
+        return 0;
+    /* Keyword names are almost always the interned literal. */
+    if (name != st->str_strict && PyUnicode_Compare(name, st->str_strict))
+        return 0;
+    *strict = value;
+    return 1;
+}
+
 /* Raise the TypeError for a keyword of allow() other than strict. */
 static PyObject *
-raise_bad_keyword(scx_state *st, PyObject *kwnames)
+raise_bad_keyword(scx_state *st, PyObject *kwargs)
 {
-    Py_ssize_t i;
+    Py_ssize_t position = 0;
+    PyObject *name, *value;
 
-    for (i = 0; i < PyTuple_GET_SIZE(kwnames); i++) {
-        PyObject *name = PyTuple_GET_ITEM(kwnames, i);
-
+    while (PyDict_Next(kwargs, &position, &name, &value)) {
         if (PyUnicode_Compare(name, st->str_strict) != 0) {
             PyErr_Format(PyExc_TypeError,
                          "allow() got an unexpected keyword argument %R; it "
@@ -92,21 +111,6 @@ raise_bad_keyword(scx_state *st, PyObject *kwnames)
     PyErr_SetString(PyExc_TypeError,
                     "allow() takes strict= once");
     return NULL;
-}
-
-/* Return a new reference to actions_available()'s result, or NULL, with
- * no exception set, when the package has not recorded the function yet. */
-static PyObject *
-current_available(scx_state *st)
-{
-    PyObject *source, *available;
-
-    source = scx_get_available_source(st);
-    if (source == NULL)
-        return NULL;
-    available = PyObject_CallNoArgs(source);
-    Py_DECREF(source);
-    return available;
 }
 
 /* Return a new reference to `strict` if it is not None, else to
@@ -142,8 +146,7 @@ static int
 entry_init(scx_filter *self, PyObject *args, PyObject *kwargs)
 {
     scx_state *st = scx_filter_state(self);
-    PyObject *default_action, *optimize = Py_None, *available, *method;
-    PyObject *result;
+    PyObject *default_action, *optimize = Py_None, *method, *result;
     int done;
 
     if (!common_init(st, args, kwargs, &default_action, &optimize)) {
@@ -151,14 +154,7 @@ entry_init(scx_filter *self, PyObject *args, PyObject *kwargs)
             return -1;
         goto general;
     }
-    available = current_available(st);
-    if (available == NULL) {
-        if (PyErr_Occurred())
-            return -1;
-        goto general;
-    }
-    done = scx_init_default(self, default_action, available, optimize);
-    Py_DECREF(available);
+    done = scx_init_default(self, default_action, NULL, optimize);
     if (done != 0)
         return done < 0 ? -1 : 0;
 
@@ -174,29 +170,24 @@ general:
     return 0;
 }
 
+/* allow() takes its arguments as a tuple, not a vector, so that
+ * f.allow(*names) receives the caller's tuple itself and records it with
+ * one new reference.  A copy would write to every name's reference count,
+ * one copy-on-write page per few names in a forked child. */
 static PyObject *
-entry_allow(scx_filter *self, PyObject *const *args, size_t nargsf,
-            PyObject *kwnames)
+entry_allow(scx_filter *self, PyObject *syscalls, PyObject *kwargs)
 {
     scx_state *st = scx_filter_state(self);
-    Py_ssize_t i, nargs = PyVectorcall_NARGS(nargsf);
-    PyObject *strict = Py_None, *syscalls, *result = NULL;
+    PyObject *strict = Py_None, *result;
     PyObject *same_args[3];
 
-    if (!only_keyword(args, nargs, kwnames, st->str_strict, &strict))
-        return raise_bad_keyword(st, kwnames);
-    syscalls = PyTuple_New(nargs);
-    if (syscalls == NULL)
-        return NULL;
-    for (i = 0; i < nargs; i++) {
-        Py_INCREF(args[i]);
-        PyTuple_SET_ITEM(syscalls, i, args[i]);
-    }
+    if (!only_strict(st, kwargs, &strict))
+        return raise_bad_keyword(st, kwargs);
     same_args[0] = st->allow_value;
     same_args[1] = syscalls;
     same_args[2] = strict_value(self, st, strict);
     if (same_args[2] == NULL)
-        goto done;
+        return NULL;
     result = scx_filter_add_same(self, same_args, 3);
     Py_DECREF(same_args[2]);
     if (result == Py_NotImplemented) {
@@ -206,9 +197,6 @@ entry_allow(scx_filter *self, PyObject *const *args, size_t nargsf,
         result = call_general(self, st->str_add_checked, checked_args, 3,
                               NULL);
     }
-
-done:
-    Py_DECREF(syscalls);
     return result;
 }
 
@@ -219,25 +207,15 @@ entry_add_rules(scx_filter *self, PyObject *const *args, size_t nargsf,
     scx_state *st = scx_filter_state(self);
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     PyObject *strict = Py_None, *result = NULL;
-    PyObject *plain_args[3];
 
     if (nargs != 1
         || !only_keyword(args, nargs, kwnames, st->str_strict, &strict))
         goto general;
-    plain_args[0] = args[0];
-    plain_args[1] = strict_value(self, st, strict);
-    if (plain_args[1] == NULL)
+    strict = strict_value(self, st, strict);
+    if (strict == NULL)
         return NULL;
-    plain_args[2] = current_available(st);
-    if (plain_args[2] == NULL) {
-        Py_DECREF(plain_args[1]);
-        if (PyErr_Occurred())
-            return NULL;
-        goto general;
-    }
-    result = scx_filter_add_rules_plain(self, plain_args, 3);
-    Py_DECREF(plain_args[1]);
-    Py_DECREF(plain_args[2]);
+    result = scx_add_rules_plain(self, args[0], strict, NULL);
+    Py_DECREF(strict);
     if (result != Py_NotImplemented)
         return result;
     Py_DECREF(result);
@@ -273,7 +251,7 @@ entry_load(scx_filter *self, PyObject *unused)
 
 static PyMethodDef entry_methods[] = {
     {"allow", (PyCFunction)(void (*)(void))entry_allow,
-     METH_FASTCALL | METH_KEYWORDS, allow_doc},
+     METH_VARARGS | METH_KEYWORDS, allow_doc},
     {"add_rules", (PyCFunction)(void (*)(void))entry_add_rules,
      METH_FASTCALL | METH_KEYWORDS, add_rules_doc},
     {"load", (PyCFunction)entry_load, METH_NOARGS, load_doc},

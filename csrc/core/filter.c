@@ -12,6 +12,7 @@
 #include "core.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "structmember.h"
@@ -24,22 +25,47 @@ scx_filter_state(scx_filter *self)
     return scx_state_from_type(Py_TYPE(self));
 }
 
-/* Take the lock, releasing the GIL while another thread holds it. */
+#ifdef Py_GIL_DISABLED
+/* Take the lock.  PyMutex_Lock() detaches the thread state while it
+ * waits, as Py_BEGIN_ALLOW_THREADS would. */
 void
 scx_lock(scx_filter *self)
 {
-    if (pthread_mutex_trylock(&self->lock) != 0) {
+    PyMutex_Lock(&self->lock);
+}
+
+void
+scx_unlock(scx_filter *self)
+{
+    PyMutex_Unlock(&self->lock);
+}
+#else
+/*
+ * Take the lock.  No code of this module releases the GIL while it holds
+ * the lock, so with the GIL the first attempt always succeeds.  The loop
+ * keeps the lock correct should that change: it waits without the GIL,
+ * yielding the CPU, until the holder lets go.
+ */
+void
+scx_lock(scx_filter *self)
+{
+    int unlocked = 0;
+
+    while (!__atomic_compare_exchange_n(&self->locked, &unlocked, 1, 0,
+                                        __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
         Py_BEGIN_ALLOW_THREADS
-        pthread_mutex_lock(&self->lock);
+        sched_yield();
         Py_END_ALLOW_THREADS
+        unlocked = 0;
     }
 }
 
 void
 scx_unlock(scx_filter *self)
 {
-    pthread_mutex_unlock(&self->lock);
+    __atomic_store_n(&self->locked, 0, __ATOMIC_RELEASE);
 }
+#endif
 
 static PyObject *
 raise_not_open(scx_filter *self, int state)
@@ -113,21 +139,12 @@ filter_forget_rules(scx_filter *self)
     self->generation++;
 }
 
+/* tp_alloc zeroes the object, which leaves it unlocked and in
+ * SCX_STATE_NEW. */
 static PyObject *
 filter_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    scx_filter *self;
-
-    self = (scx_filter *)type->tp_alloc(type, 0);
-    if (self == NULL)
-        return NULL;
-    if (pthread_mutex_init(&self->lock, NULL) != 0) {
-        Py_DECREF(self);
-        return PyErr_NoMemory();
-    }
-    self->lock_ready = 1;
-    self->state = SCX_STATE_NEW;
-    return (PyObject *)self;
+    return type->tp_alloc(type, 0);
 }
 
 /*
@@ -210,31 +227,87 @@ filter_init(scx_filter *self, PyObject *args, PyObject *kwargs)
 
 /* Fast construction ------------------------------------------------------ */
 
+/* Whether the type's attributes are unchanged since its version tag was
+ * version.  PyType_Modified() zeroes the tag from CPython 3.12 on, and
+ * before that clears Py_TPFLAGS_VALID_VERSION_TAG.  Tags are not
+ * reused. */
+static int
+type_unchanged(PyTypeObject *type, unsigned int version)
+{
+    if (version == 0 || type->tp_version_tag != version)
+        return 0;
+#if PY_VERSION_HEX < 0x030C0000
+    return (type->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) != 0;
+#else
+    return 1;
+#endif
+}
+
+/* Return the offset of the slot that holds an Action's _value, and set
+ * *version to the type's version tag, or return 0 when reading the slot
+ * could differ from getattr(action, "_value"). */
+static Py_ssize_t
+find_value_slot(scx_state *st, PyTypeObject *type, unsigned int *version)
+{
+    PyObject *descriptor;
+    PyMemberDef *member;
+
+    *version = 0;
+    if (type->tp_getattro != PyObject_GenericGetAttr)
+        return 0;
+    /* Borrowed; the lookup also gives the type a version tag. */
+    descriptor = _PyType_Lookup(type, st->str_value);
+    if (descriptor == NULL || !Py_IS_TYPE(descriptor, &PyMemberDescr_Type))
+        return 0;
+    member = ((PyMemberDescrObject *)descriptor)->d_member;
+    if (member->type != T_OBJECT_EX || (member->flags & PY_AUDIT_READ)
+        || member->offset <= 0)
+        return 0;
+    if (!type_unchanged(type, type->tp_version_tag))
+        return 0;
+    *version = type->tp_version_tag;
+    return member->offset;
+}
+
+/* Return action's _value as a borrowed reference read from its slot, or
+ * NULL, with no exception set, when only PyObject_GetAttr() can read it.
+ * Taking no reference matters in a freshly forked child, where getattr
+ * writes to the int, the descriptor and the type cache. */
+PyObject *
+scx_peek_action_value(const scx_defaults *d, PyObject *action)
+{
+    PyTypeObject *type = Py_TYPE(action);
+
+    if (d->value_offset == 0 || (PyObject *)type != d->action_type
+        || !type_unchanged(type, d->value_version))
+        return NULL;
+    return *(PyObject **)((char *)action + d->value_offset);
+}
+
 /*
- * _set_defaults(action_type, available, kinds, level, bad_arch, tsync):
- * record the secure defaults seccompx._filter computed.  kinds is a tuple
- * of the action kinds the kernel lists, or None when it is unknown.
+ * _set_defaults(action_type, available, kinds, level, bad_arch, tsync,
+ * epoch): record the secure defaults seccompx._filter computed.  kinds is
+ * a tuple of the action kinds the kernel lists, or None when it is
+ * unknown.  epoch is what _defaults_epoch() returned before available was
+ * read: when _forget_defaults() ran since, available may be stale, so
+ * nothing is recorded and the next Filter() computes the defaults again.
  */
 PyObject *
 scx_set_defaults(PyObject *module, PyObject *args)
 {
     scx_state *st = scx_get_state(module);
-    PyObject *action_type, *available, *kinds, *source;
-    PyObject *old_available, *old_type, *old_source;
+    PyObject *action_type, *available, *kinds;
+    PyObject *old_available = NULL, *old_type = NULL;
     unsigned int level, bad_arch;
+    unsigned long epoch;
     int tsync;
     scx_defaults fresh;
     Py_ssize_t i;
 
-    if (!PyArg_ParseTuple(args, "O!OOIIpO:_set_defaults", &PyType_Type,
+    if (!PyArg_ParseTuple(args, "O!OOIIpk:_set_defaults", &PyType_Type,
                           &action_type, &available, &kinds, &level,
-                          &bad_arch, &tsync, &source))
+                          &bad_arch, &tsync, &epoch))
         return NULL;
-    if (!PyCallable_Check(source)) {
-        PyErr_SetString(PyExc_TypeError,
-                        "_set_defaults(): source must be actions_available");
-        return NULL;
-    }
     memset(&fresh, 0, sizeof(fresh));
     if (kinds != Py_None) {
         if (!PyTuple_Check(kinds) || PyTuple_GET_SIZE(kinds) > SCX_MAX_KINDS) {
@@ -260,42 +333,59 @@ scx_set_defaults(PyObject *module, PyObject *args)
     fresh.available = available;
     Py_INCREF(action_type);
     fresh.action_type = action_type;
-    Py_INCREF(source);
-    fresh.available_source = source;
+    fresh.value_offset = find_value_slot(st, (PyTypeObject *)action_type,
+                                         &fresh.value_version);
 
-    PyThread_acquire_lock(st->defaults_lock, WAIT_LOCK);
-    old_available = st->defaults.available;
-    old_type = st->defaults.action_type;
-    old_source = st->defaults.available_source;
-    st->defaults = fresh;
-    PyThread_release_lock(st->defaults_lock);
+    SCX_LOCK_DEFAULTS(st);
+    if (epoch == st->defaults_epoch) {
+        old_available = st->defaults.available;
+        old_type = st->defaults.action_type;
+        st->defaults = fresh;
+    }
+    else {
+        old_available = fresh.available;
+        old_type = fresh.action_type;
+    }
+    SCX_UNLOCK_DEFAULTS(st);
     Py_XDECREF(old_available);
     Py_XDECREF(old_type);
-    Py_XDECREF(old_source);
     Py_RETURN_NONE;
 }
 
-/* Return a new reference to seccompx.actions_available as _set_defaults()
- * recorded it, or NULL, with no exception set, before the first call. */
+/* _forget_defaults(): make the fast paths leave Filter() to the package
+ * until _set_defaults() records the defaults again. */
 PyObject *
-scx_get_available_source(scx_state *st)
+scx_forget_defaults(PyObject *module, PyObject *unused)
 {
-    PyObject *source;
+    scx_state *st = scx_get_state(module);
 
-    PyThread_acquire_lock(st->defaults_lock, WAIT_LOCK);
-    source = st->defaults.available_source;
-    Py_XINCREF(source);
-    PyThread_release_lock(st->defaults_lock);
-    return source;
+    SCX_LOCK_DEFAULTS(st);
+    st->defaults.ready = 0;
+    st->defaults_epoch++;
+    SCX_UNLOCK_DEFAULTS(st);
+    Py_RETURN_NONE;
+}
+
+/* _defaults_epoch() -> int: the value _set_defaults() takes. */
+PyObject *
+scx_get_defaults_epoch(PyObject *module, PyObject *unused)
+{
+    scx_state *st = scx_get_state(module);
+    unsigned long epoch;
+
+    SCX_LOCK_DEFAULTS(st);
+    epoch = st->defaults_epoch;
+    SCX_UNLOCK_DEFAULTS(st);
+    return PyLong_FromUnsignedLong(epoch);
 }
 
 /* Copy the recorded defaults. */
 void
 scx_get_defaults(scx_state *st, scx_defaults *out)
 {
-    PyThread_acquire_lock(st->defaults_lock, WAIT_LOCK);
+    SCX_LOCK_DEFAULTS(st);
     *out = st->defaults;
-    PyThread_release_lock(st->defaults_lock);
+    SCX_UNLOCK_DEFAULTS(st);
 }
 
 /* Whether the kernel lists the kind of action; true when the recorded
@@ -362,6 +452,33 @@ scx_set_member(scx_filter *self, PyObject **slot, PyObject *value)
     Py_XDECREF(old);
 }
 
+/* Set *value to the _value of a seccompx.Action and return 1, or return 0
+ * with no exception set when it is missing or not a 32-bit int. */
+static int
+read_action_value(scx_state *st, const scx_defaults *d, PyObject *action,
+                  uint32_t *value)
+{
+    PyObject *value_obj = scx_peek_action_value(d, action);
+    unsigned long number = (unsigned long)-1;
+
+    if (value_obj != NULL) {
+        if (PyLong_Check(value_obj))
+            number = PyLong_AsUnsignedLong(value_obj);
+    }
+    else {
+        value_obj = PyObject_GetAttr(action, st->str_value);
+        if (value_obj != NULL && PyLong_Check(value_obj))
+            number = PyLong_AsUnsignedLong(value_obj);
+        Py_XDECREF(value_obj);
+    }
+    if (number == (unsigned long)-1 || number > 0xffffffffUL) {
+        PyErr_Clear();
+        return 0;
+    }
+    *value = (uint32_t)number;
+    return 1;
+}
+
 /*
  * Initialise the filter as Filter(action, optimize=optimize) does with
  * every other keyword at its default, in one call; optimize is None, 1 or
@@ -369,8 +486,11 @@ scx_set_member(scx_filter *self, PyObject **slot, PyObject *value)
  * nothing, in three cases: the defaults were not recorded for this API
  * level and list of kernel actions, action is not a seccompx.Action the
  * kernel lists, or a call fails.  The caller then takes the general path,
- * which raises the precise error.  _init_default(action, available,
- * optimize) -> bool is the same for Python.
+ * which raises the precise error.  available is actions_available()'s
+ * result, which must be the one the defaults were recorded for, or NULL
+ * to trust the record, which _forget_defaults() drops when the result may
+ * change.  _init_default(action, available, optimize) -> bool is the same
+ * for Python.
  */
 int
 scx_init_default(scx_filter *self, PyObject *action, PyObject *available,
@@ -378,9 +498,9 @@ scx_init_default(scx_filter *self, PyObject *action, PyObject *available,
 {
     scx_state *st = scx_filter_state(self);
     scx_defaults d;
-    PyObject *value_obj, *recorded, *descriptor;
+    PyObject *recorded, *descriptor;
     int i;
-    unsigned long value;
+    uint32_t value;
     long optimize = 0;
     scmp_filter_ctx ctx = NULL;
 
@@ -397,7 +517,7 @@ scx_init_default(scx_filter *self, PyObject *action, PyObject *available,
     scx_get_defaults(st, &d);
     /* Identity is enough: the objects stay referenced by the module state
      * and by the caller for the duration of the call. */
-    if (!d.ready || d.available != available
+    if (!d.ready || (available != NULL && d.available != available)
         || (PyObject *)Py_TYPE(action) != d.action_type
         || d.level != seccomp_api_get())
         return 0;
@@ -411,19 +531,9 @@ scx_init_default(scx_filter *self, PyObject *action, PyObject *available,
         if (descriptor != st->member_descriptors[i])
             return 0;
     }
-    value_obj = PyObject_GetAttr(action, st->str_value);
-    if (value_obj == NULL) {
-        PyErr_Clear();
+    if (!read_action_value(st, &d, action, &value))
         return 0;
-    }
-    value = PyLong_Check(value_obj) ? PyLong_AsUnsignedLong(value_obj)
-                                    : (unsigned long)-1;
-    Py_DECREF(value_obj);
-    if (value == (unsigned long)-1 || value > 0xffffffffUL) {
-        PyErr_Clear();
-        return 0;
-    }
-    if (!scx_kind_listed(&d, (uint32_t)value))
+    if (!scx_kind_listed(&d, value))
         return 0;
     recorded = PyList_New(0);
     if (recorded == NULL)
@@ -431,7 +541,7 @@ scx_init_default(scx_filter *self, PyObject *action, PyObject *available,
 
     scx_lock(self);
     if (self->state == SCX_STATE_NEW) {
-        ctx = secure_context((uint32_t)value, &d, optimize);
+        ctx = secure_context(value, &d, optimize);
         if (ctx != NULL) {
             self->ctx = ctx;
             self->state = SCX_STATE_OPEN;
@@ -487,9 +597,6 @@ filter_dealloc(scx_filter *self)
     self->rules = NULL;
     free(self->priorities);
     self->priorities = NULL;
-    if (self->lock_ready)
-        pthread_mutex_destroy(&self->lock);
-    self->lock_ready = 0;
     type->tp_free(self);
     Py_DECREF(type);
 }

@@ -124,11 +124,6 @@ core_exec(PyObject *module)
 
     if (load_error_classes(st) < 0)
         return -1;
-    st->defaults_lock = PyThread_allocate_lock();
-    if (st->defaults_lock == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
     st->str_value = PyUnicode_InternFromString("_value");
     if (st->str_value == NULL)
         return -1;
@@ -201,7 +196,6 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->unknown_syscall);
     Py_VISIT(st->defaults.available);
     Py_VISIT(st->defaults.action_type);
-    Py_VISIT(st->defaults.available_source);
     Py_VISIT(st->str_strict);
     Py_VISIT(st->str_optimize);
     Py_VISIT(st->str_init_general);
@@ -239,7 +233,6 @@ core_clear(PyObject *module)
     st->defaults.ready = 0;
     Py_CLEAR(st->defaults.available);
     Py_CLEAR(st->defaults.action_type);
-    Py_CLEAR(st->defaults.available_source);
     Py_CLEAR(st->str_strict);
     Py_CLEAR(st->str_optimize);
     Py_CLEAR(st->str_init_general);
@@ -259,13 +252,7 @@ core_clear(PyObject *module)
 static void
 core_free(void *module)
 {
-    scx_state *st = scx_get_state((PyObject *)module);
-
     core_clear((PyObject *)module);
-    if (st->defaults_lock != NULL) {
-        PyThread_free_lock(st->defaults_lock);
-        st->defaults_lock = NULL;
-    }
 }
 
 static PyModuleDef_Slot core_slots[] = {
@@ -276,7 +263,7 @@ static PyModuleDef_Slot core_slots[] = {
 #ifdef Py_mod_gil
     /* Each filter's lock guards all of its state, and the secure
      * defaults, the one part of the module state written after exec,
-     * have a lock of their own.  NOTE: no free-threaded CPython was
+     * have a PyMutex of their own on this build.  NOTE: no free-threaded CPython was
      * available to run the thread tests against this declaration. */
     {Py_mod_gil, Py_MOD_GIL_NOT_USED},
 #endif

@@ -7,6 +7,7 @@
 #include "core.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #ifdef SECCOMPX_HEAP
@@ -101,6 +102,23 @@ check_action_data(scx_state *st, uint32_t value)
     return 0;
 }
 
+/*
+ * PyLong_AsUnsignedLongLong(), through PyLong_AsUnsignedLong() where
+ * unsigned long is as wide.  CPython 3.11's PyLong_AsUnsignedLongLong()
+ * converts every int of more than one 30-bit digit, such as most action
+ * values, through _PyLong_AsByteArray(): two pages of code for a forked
+ * child to fault in where one suffices.
+ */
+unsigned long long
+scx_long_as_u64(PyObject *obj)
+{
+#if ULONG_MAX == ULLONG_MAX
+    return PyLong_AsUnsignedLong(obj);
+#else
+    return PyLong_AsUnsignedLongLong(obj);
+#endif
+}
+
 int
 scx_check_action(scx_state *st, PyObject *obj, uint32_t *action)
 {
@@ -112,7 +130,7 @@ scx_check_action(scx_state *st, PyObject *obj, uint32_t *action)
                      Py_TYPE(obj)->tp_name);
         return -1;
     }
-    value = PyLong_AsUnsignedLongLong(obj);
+    value = scx_long_as_u64(obj);
     if (value == (unsigned long long)-1 && PyErr_Occurred())
         PyErr_Clear();
     else if (value <= 0xffffffffULL) {
@@ -456,8 +474,14 @@ PyMethodDef scx_resolve_methods[] = {
      "static build gives libseccomp (blocks, bytes, regions, fallbacks), "
      "or None when libseccomp uses the C library's malloc."},
     {"_set_defaults", scx_set_defaults, METH_VARARGS,
-     "_set_defaults(action_type, available, kinds, level, bad_arch, tsync)"
-     "\n\nRecord the secure defaults of Filter(default) for its fast "
-     "path."},
+     "_set_defaults(action_type, available, kinds, level, bad_arch, tsync, "
+     "epoch)\n\nRecord the secure defaults of Filter(default) for its fast "
+     "path, unless _forget_defaults() ran since _defaults_epoch() returned "
+     "epoch."},
+    {"_forget_defaults", scx_forget_defaults, METH_NOARGS,
+     "_forget_defaults()\n\nDrop the recorded defaults, because "
+     "actions_available() may return a new list."},
+    {"_defaults_epoch", scx_get_defaults_epoch, METH_NOARGS,
+     "_defaults_epoch() -> int\n\nThe count of _forget_defaults() calls."},
     {NULL, NULL, 0, NULL},
 };

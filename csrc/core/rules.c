@@ -94,7 +94,7 @@ parse_u64(scx_state *st, PyObject *obj, unsigned int arg, const char *what,
                      arg, what, Py_TYPE(obj)->tp_name);
         return -1;
     }
-    value = PyLong_AsUnsignedLongLong(obj);
+    value = scx_long_as_u64(obj);
     if (value == (unsigned long long)-1 && PyErr_Occurred()) {
         PyErr_Clear();
         scx_raise(st->InvalidArgumentError, EINVAL,
@@ -108,17 +108,25 @@ parse_u64(scx_state *st, PyObject *obj, unsigned int arg, const char *what,
     return 0;
 }
 
+/* Write a comparison's value as hex for a message, because
+ * PyUnicode_FromFormat() has no %llx.  Only the error branches call it:
+ * snprintf() is code that a forked child would otherwise fault in for
+ * every comparison. */
+static void
+format_datum(uint64_t datum, char *buffer, size_t size)
+{
+    snprintf(buffer, size, "0x%llx", (unsigned long long)datum);
+}
+
 static int
 check_comparison_values(scx_state *st, const struct scmp_arg_cmp *cmp)
 {
     char mask[24], value[24];
 
-    /* PyUnicode_FromFormat() has no %llx, so format the values here. */
-    snprintf(mask, sizeof(mask), "0x%llx", (unsigned long long)cmp->datum_a);
-    snprintf(value, sizeof(value), "0x%llx",
-             (unsigned long long)cmp->datum_b);
     if (cmp->op == SCMP_CMP_MASKED_EQ
         && (cmp->datum_b & ~cmp->datum_a) != 0) {
+        format_datum(cmp->datum_a, mask, sizeof(mask));
+        format_datum(cmp->datum_b, value, sizeof(value));
         scx_raise(st->InvalidArgumentError, EINVAL,
                   "masked_eq on argument %u can never match: value %s has "
                   "bits outside mask %s", cmp->arg, value, mask);
@@ -126,6 +134,7 @@ check_comparison_values(scx_state *st, const struct scmp_arg_cmp *cmp)
     }
     if ((cmp->op == SCMP_CMP_LT && cmp->datum_a == 0)
         || (cmp->op == SCMP_CMP_GT && cmp->datum_a == UINT64_MAX)) {
+        format_datum(cmp->datum_a, mask, sizeof(mask));
         scx_raise(st->InvalidArgumentError, EINVAL,
                   "comparison %d on argument %u with value %s can never "
                   "match: arguments are unsigned 64-bit values", (int)cmp->op,
@@ -133,6 +142,7 @@ check_comparison_values(scx_state *st, const struct scmp_arg_cmp *cmp)
         return -1;
     }
     if (cmp->op != SCMP_CMP_MASKED_EQ && cmp->datum_b != 0) {
+        format_datum(cmp->datum_b, value, sizeof(value));
         scx_raise(st->InvalidArgumentError, EINVAL,
                   "comparison %d on argument %u takes one value, but a "
                   "second (%s) was given; only masked_eq takes two",
@@ -175,12 +185,21 @@ parse_comparison(scx_state *st, PyObject *item, struct scmp_arg_cmp *cmp)
     return check_comparison_values(st, cmp);
 }
 
-static int
-compare_by_arg(const void *a, const void *b)
+/* Sort at most six comparisons, each on a different argument, by
+ * argument index.  An insertion sort, because qsort() is one more page of
+ * the C library for a forked child to fault in. */
+static void
+sort_by_arg(struct scmp_arg_cmp *cmps, unsigned int count)
 {
-    const struct scmp_arg_cmp *x = a, *y = b;
+    unsigned int i, j;
 
-    return (x->arg > y->arg) - (x->arg < y->arg);
+    for (i = 1; i < count; i++) {
+        struct scmp_arg_cmp item = cmps[i];
+
+        for (j = i; j > 0 && cmps[j - 1].arg > item.arg; j--)
+            cmps[j] = cmps[j - 1];
+        cmps[j] = item;
+    }
 }
 
 /*
@@ -221,7 +240,7 @@ parse_comparisons(scx_state *st, PyObject *iterable, scx_rule *rule)
     }
     Py_DECREF(items);
     rule->count = (unsigned int)n;
-    qsort(rule->cmps, rule->count, sizeof(rule->cmps[0]), compare_by_arg);
+    sort_by_arg(rule->cmps, rule->count);
     return 0;
 
 error:
@@ -1381,7 +1400,11 @@ plain_action(scx_state *st, const scx_defaults *d, PyObject *action)
 
     if ((PyObject *)Py_TYPE(action) != d->action_type)
         return NULL;
-    value = PyObject_GetAttr(action, st->str_value);
+    value = scx_peek_action_value(d, action);
+    if (value != NULL)
+        Py_INCREF(value);
+    else
+        value = PyObject_GetAttr(action, st->str_value);
     if (value == NULL || !PyLong_Check(value)) {
         PyErr_Clear();
         Py_XDECREF(value);
@@ -1398,19 +1421,20 @@ plain_action(scx_state *st, const scx_defaults *d, PyObject *action)
 }
 
 /*
- * _add_rules_plain(rules, strict, available) -> int: add_rules() in one
- * call for the common case: a list or tuple of (Action, name[,
- * comparisons]) tuples, with actions the kernel lists, on a filter of
- * architectures without socketcall(2) or ipc(2).  available is the
- * package's current actions_available(), which must be the list the
- * defaults were recorded for.  Returns NotImplemented, adding nothing, for
- * anything else, which the package's general path checks and reports.
- * A list of comparisons is recorded as a tuple, so that later changes to
- * the caller's list do not reach to_profile().
+ * add_rules() in one call for the common case: a list or tuple of
+ * (Action, name[, comparisons]) tuples, with actions the kernel lists, on
+ * a filter of architectures without socketcall(2) or ipc(2).  available
+ * is the package's current actions_available(), which must be the list
+ * the defaults were recorded for, or NULL to trust the record, which
+ * _forget_defaults() drops when that list may change.  Returns
+ * NotImplemented, adding nothing, for anything else, which the package's
+ * general path checks and reports.  A list of comparisons is recorded as
+ * a tuple, so that later changes to the caller's list do not reach
+ * to_profile().
  */
 PyObject *
-scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
-                           Py_ssize_t nargs)
+scx_add_rules_plain(scx_filter *self, PyObject *rules, PyObject *strict,
+                    PyObject *available)
 {
     scx_state *st = scx_filter_state(self);
     PyObject *items, **values = NULL, *entries = NULL, *recorded;
@@ -1419,20 +1443,14 @@ scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
     Py_ssize_t i, n, added = -1;
     int mode, comparisons = 0;
 
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError,
-                        "_add_rules_plain() takes rules, strict and the "
-                        "value of actions_available()");
-        return NULL;
-    }
-    if (!PyList_CheckExact(args[0]) && !PyTuple_CheckExact(args[0]))
+    if (!PyList_CheckExact(rules) && !PyTuple_CheckExact(rules))
         Py_RETURN_NOTIMPLEMENTED;
     if (filter_is_loaded(self))
         Py_RETURN_NOTIMPLEMENTED;
     scx_get_defaults(st, &d);
-    if (!d.ready || d.available != args[2])
+    if (!d.ready || (available != NULL && d.available != available))
         Py_RETURN_NOTIMPLEMENTED;
-    if (plain_mode(self, args[1], &mode) < 0)
+    if (plain_mode(self, strict, &mode) < 0)
         return NULL;
     /* The list the rules are recorded in, held so that Python code run by
      * warnings cannot free it. */
@@ -1444,7 +1462,7 @@ scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
 
     /* A tuple copy, so that the items stay in place while Python code runs
      * during parsing and warnings. */
-    items = PySequence_Tuple(args[0]);
+    items = PySequence_Tuple(rules);
     if (items == NULL) {
         Py_DECREF(recorded);
         return NULL;
@@ -1472,7 +1490,7 @@ scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
         goto general;
 
     values = calloc(n ? (size_t)n : 1, sizeof(PyObject *));
-    entries = PyList_New(n);
+    entries = PyTuple_New(n);
     batch = calloc(n ? (size_t)n : 1, sizeof(pending_rule));
     if (values == NULL || entries == NULL || batch == NULL) {
         PyErr_NoMemory();
@@ -1502,11 +1520,11 @@ scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
             entry = PyTuple_Pack(2, values[i], PyTuple_GET_ITEM(item, 1));
         if (entry == NULL)
             goto done;
-        PyList_SET_ITEM(entries, i, entry);
+        PyTuple_SET_ITEM(entries, i, entry);
     }
     for (i = 0; i < n; i++) {
         /* The recorded copy, so that the filter and the record agree. */
-        PyObject *entry = PyList_GET_ITEM(entries, i);
+        PyObject *entry = PyTuple_GET_ITEM(entries, i);
 
         if (parse_rule(st, values[i], PyTuple_GET_ITEM(entry, 1),
                        PyTuple_GET_SIZE(entry) == 3 ? PyTuple_GET_ITEM(entry, 2)
@@ -1543,6 +1561,21 @@ done:
     if (added < 0)
         return NULL;
     return PyLong_FromSsize_t(added);
+}
+
+/* _add_rules_plain(rules, strict, available) -> int: scx_add_rules_plain()
+ * for Python. */
+PyObject *
+scx_filter_add_rules_plain(scx_filter *self, PyObject *const *args,
+                           Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError,
+                        "_add_rules_plain() takes rules, strict and the "
+                        "value of actions_available()");
+        return NULL;
+    }
+    return scx_add_rules_plain(self, args[0], args[1], args[2]);
 }
 
 /* Priorities ------------------------------------------------------------- */
