@@ -316,6 +316,15 @@ def _check_bool(name: str, value: object) -> bool:
     return value
 
 
+def _check_strict(strict: object) -> None:
+    """Raise TypeError unless ``strict`` is True, False or None."""
+    if strict is not None and not isinstance(strict, bool):
+        raise TypeError(
+            f"strict must be True, False or None (the filter's setting), "
+            f"not {strict!r}"
+        )
+
+
 def _flag_property(attr: Attr, doc: str) -> Any:
     """Build a bool property over a 0/1 libseccomp attribute."""
 
@@ -525,6 +534,7 @@ class Filter(_core.FilterBase):
         multiplexed (``socketcall`` on x86); use :meth:`add_rule_exact` to
         forbid that.
         """
+        _check_strict(strict)
         value = _action_value(action)
         self._check_rule(syscall, comparisons, strict)
         self._add_rule(value, syscall, comparisons, False, self._missing_mode(strict))
@@ -542,6 +552,7 @@ class Filter(_core.FilterBase):
         Unlike :meth:`add_rule`, libseccomp may not rewrite the rule for
         architectures where the syscall is multiplexed.
         """
+        _check_strict(strict)
         value = _action_value(action)
         self._check_not_loaded()
         if not isinstance(syscall, (str, bool)) and isinstance(syscall, int):
@@ -555,6 +566,7 @@ class Filter(_core.FilterBase):
         """Add the rules that add_rules() leaves to Python: anything but a
         list or tuple of (Action, name[, comparisons]) tuples, and rules
         for loaded filters."""
+        _check_strict(strict)
         checked: Dict[Any, int] = {}
         batch: List[Tuple[Any, ...]] = []
         try:
@@ -635,6 +647,7 @@ class Filter(_core.FilterBase):
         ``action`` may not be ALLOW or LOG, which let the syscalls run; use
         :meth:`allow` for those.
         """
+        _check_strict(strict)
         value = _action_value(action)
         if value & _RET_ACTION_FULL in _ALLOWING_KINDS:
             raise InvalidArgumentError(
@@ -642,7 +655,9 @@ class Filter(_core.FilterBase):
                 "syscalls run; pass a refusing action such as ERRNO(n), "
                 "KILL_PROCESS or TRAP, or use allow()"
             )
-        added = self._add_same(value, syscalls, self.strict if strict is None else strict)
+        if strict is None:
+            strict = bool(self.strict)
+        added = self._add_same(value, syscalls, strict)
         if added is NotImplemented:
             return self._add_checked(value, syscalls, strict)
         return added  # type: ignore[no-any-return]
@@ -652,6 +667,7 @@ class Filter(_core.FilterBase):
     ) -> int:
         """The general path of allow() and deny(), for syscall numbers and
         loaded filters, which the extension's one call leaves to it."""
+        _check_strict(strict)
         self._check_not_loaded()
         batch = []
         for syscall in syscalls:
@@ -784,6 +800,7 @@ class Filter(_core.FilterBase):
         UnmatchableRuleWarning, or raise with ``strict=True``, as in
         :meth:`add_rule`.
         """
+        _check_strict(strict)
         self._check_not_loaded()
         token = Arch.parse(arch)
         if token is Arch.NATIVE:

@@ -711,6 +711,54 @@ def test_unmatchable_rule_warns_and_strict_raises():
     f.close()
 
 
+OTHER_ARCH = Arch.X86_64 if NATIVE is Arch.AARCH64 else Arch.AARCH64
+STRICT_CALLS = {
+    "add_rule": lambda f, s: f.add_rule(ERRNO(1), "open", strict=s),
+    "add_rule_exact": lambda f, s: f.add_rule_exact(ERRNO(1), "open", strict=s),
+    "add_rules": lambda f, s: f.add_rules([(ERRNO(1), "open")], strict=s),
+    "add_rules_generator": lambda f, s: f.add_rules(
+        ((ERRNO(1), name) for name in ["open"]), strict=s
+    ),
+    "allow": lambda f, s: f.allow("open", strict=s),
+    "allow_number": lambda f, s: f.allow(0, strict=s),
+    "deny": lambda f, s: f.deny("open", strict=s),
+    "deny_number": lambda f, s: f.deny(0, strict=s),
+    "add_arch": lambda f, s: f.add_arch(Arch.X86, strict=s),
+}
+
+
+@pytest.mark.parametrize("strict", [0, 1, "", "false", [], 0.0])
+@pytest.mark.parametrize("method", sorted(STRICT_CALLS))
+def test_per_call_strict_rejects_non_bool(method, strict):
+    f = Filter(KILL_PROCESS, arches=[NATIVE, OTHER_ARCH], strict=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(TypeError, match="strict must be True, False or None"):
+            STRICT_CALLS[method](f, strict)
+    assert f.rule_count == 0
+    assert f.arches == (NATIVE, OTHER_ARCH)
+    f.close()
+
+
+def test_per_call_strict_none_uses_filter_setting():
+    f = Filter(KILL_PROCESS, arches=[NATIVE, OTHER_ARCH], strict=True)
+    with pytest.raises(seccompx.UnknownSyscallError):
+        f.allow("open", strict=None)
+    with pytest.warns(seccompx.UnmatchableRuleWarning):
+        f.allow("open", strict=False)
+    f.export_bpf()
+    f.close()
+
+
+def test_from_profile_strict_rejects_non_bool():
+    profile = {"defaultAction": "SCMP_ACT_ALLOW"}
+    for value in (0, "false", None):
+        with pytest.raises(TypeError, match="strict must be True or False"):
+            Filter.from_profile(profile, strict=value)
+    with pytest.raises(TypeError, match="enosys_for_unknown must be True or False"):
+        Filter.from_profile(profile, enosys_for_unknown=1)
+
+
 def test_closed_filter_raises():
     f = Filter(default=ALLOW)
     f.close()
