@@ -880,7 +880,12 @@ class Filter(_core.FilterBase):
 
     @optimize.setter
     def optimize(self, level: int) -> None:
-        if isinstance(level, bool) or level not in (1, 2):
+        if isinstance(level, bool) or not isinstance(level, int):
+            raise TypeError(
+                f"optimize level must be an int, 1 or 2, not "
+                f"{type(level).__name__} {level!r}"
+            )
+        if level not in (1, 2):
             raise InvalidArgumentError(
                 f"optimize level {level!r} is invalid: use 1 (priority "
                 "order) or 2 (binary tree)"

@@ -220,6 +220,7 @@ class Arg:
                 f"argument index {index} is out of range: syscalls have "
                 "arguments 0 to 5"
             )
+        _check_int(width, "argument width")
         if width not in (32, 64):
             raise InvalidArgumentError(
                 f"argument width {width!r} is invalid: use 32 or 64 bits"

@@ -1123,9 +1123,41 @@ def test_changes_after_load_rejected():
     assert result.text == "[True, True, True]\n"
 
 
-def test_optimize_rejects_bool():
-    with pytest.raises(seccompx.InvalidArgumentError, match="True"):
-        Filter(default=ALLOW, optimize=True)
+@pytest.mark.parametrize("level", [True, False, 1.0, "2", None])
+def test_optimize_rejects_non_int(level):
+    f = Filter(default=ALLOW)
+    expected = f"optimize level must be an int, 1 or 2, not {type(level).__name__}"
+    with pytest.raises(TypeError, match=expected):
+        f.optimize = level
+    with pytest.raises(TypeError, match="optimize level must be an int"):
+        f.set_attr(Attr.OPTIMIZE, level)
+    f.close()
+    if level is not None:
+        with pytest.raises(TypeError, match=repr(level)):
+            Filter(default=ALLOW, optimize=level)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda data: ERRNO(data),
+        lambda data: TRACE(data),
+        lambda data: seccompx.Action(seccompx.ActionKind.ERRNO, data),
+        lambda data: seccompx.Action(seccompx.ActionKind.TRAP, data),
+        lambda data: seccompx.Action.from_raw(data),
+        lambda data: Arg(0, width=data),
+    ],
+    ids=["ERRNO", "TRACE", "Action-ERRNO", "Action-TRAP", "from_raw", "Arg-width"],
+)
+@pytest.mark.parametrize("data", [True, 1.5, "1", None, 32.0], ids=repr)
+def test_int_parameter_rejects_other_types(make, data):
+    with pytest.raises(TypeError, match=type(data).__name__):
+        make(data)
+
+
+def test_action_kind_rejects_bool():
+    with pytest.raises(TypeError, match="ActionKind"):
+        seccompx.Action(True)
 
 
 def test_submodules_reachable_as_attributes():
