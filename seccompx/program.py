@@ -452,13 +452,28 @@ def _no_data_message(label: str, total: int) -> str:
 
 
 def _parse_arches(arches: Iterable[ArchLike]) -> Tuple[Arch, ...]:
+    """Check ``arches`` as Filter(arches=...) does; an empty list is
+    allowed, for a program that checks no architecture."""
+    if isinstance(arches, (str, bytes)):
+        raise InvalidArgumentError(
+            f"arches must be a list of architectures, not the string "
+            f"{arches!r}; write arches=[{arches!r}]"
+        )
+    try:
+        items = iter(arches)
+    except TypeError:
+        raise TypeError(
+            f"arches must be an iterable of architectures, not "
+            f"{type(arches).__name__} {arches!r}"
+        ) from None
     result: List[Arch] = []
-    for arch in arches:
+    for arch in items:
         token = Arch.parse(arch)
         if token is Arch.NATIVE:
             token = Arch.native()
-        if token not in result:
-            result.append(token)
+        if token in result:
+            raise InvalidArgumentError(f"architecture {token} is listed twice")
+        result.append(token)
     return tuple(result)
 
 
