@@ -65,8 +65,9 @@ __all__ = [
 
 # Kernel limit on the instructions of one filter (BPF_MAXINSNS).
 MAX_INSTRUCTIONS = 4096
-# Kernel limit on the instructions of all filters stacked on a task,
-# counting 4 extra for each filter (MAX_INSNS_PER_PATH in kernel/seccomp.c).
+# Kernel limit on the instructions of all filters stacked on a task
+# (MAX_INSNS_PER_PATH in kernel/seccomp.c).  The kernel counts each filter
+# in its eBPF form, plus 4 per filter; see program.py.
 MAX_STACKED_INSTRUCTIONS = 32768
 
 # Modes of _core for a rule whose syscall is missing on some architecture.
@@ -1017,13 +1018,10 @@ class Filter(_core.FilterBase):
                 thread=thread,
             )
         if err == _errno.ENOMEM:
+            from .program import _stacked_limit_message
+
             return LoadError(
-                "the kernel rejected the filter: with the filters already "
-                "loaded it would exceed the kernel's limit of "
-                f"{MAX_STACKED_INSTRUCTIONS} instructions per task (or "
-                "memory ran out)",
-                err,
-                reason="too_large",
+                _stacked_limit_message(None), err, reason="too_large"
             )
         if err == _errno.EBUSY:
             return LoadError(

@@ -62,8 +62,10 @@ MAX_INSTRUCTIONS = 4096
 # The largest program file Program.from_file reads: MAX_INSTRUCTIONS
 # struct sock_filter records of 8 bytes.
 MAX_PROGRAM_BYTES = MAX_INSTRUCTIONS * 8
-# Kernel limit on all filters stacked on a task, counting 4 extra
-# instructions per filter (MAX_INSNS_PER_PATH in kernel/seccomp.c).
+# Kernel limit on all filters stacked on a task (MAX_INSNS_PER_PATH in
+# kernel/seccomp.c).  seccomp_attach_filter() sums each filter's length
+# after the kernel converted it to eBPF, plus 4 per filter, so the classic
+# lengths do not predict when a load fails.
 MAX_STACKED_INSTRUCTIONS = 32768
 # __AUDIT_ARCH_64BIT: set in the tokens of 64-bit architectures.
 _ARCH_64BIT = 0x80000000
@@ -687,6 +689,20 @@ def _flag_names(flags: int) -> str:
     return ", ".join(chosen) if chosen else "none"
 
 
+def _stacked_limit_message(count: Optional[int]) -> str:
+    """Explain an ENOMEM from seccomp(2) for a filter of ``count``
+    instructions, or of an unknown size."""
+    what = "the filter" if count is None else f"the filter of {count} instructions"
+    return (
+        f"the kernel rejected {what} (ENOMEM): with the filters already "
+        f"loaded, the task would pass the kernel's limit of "
+        f"{MAX_STACKED_INSTRUCTIONS} instructions, or memory ran out.  The "
+        "kernel counts each filter in its converted eBPF form, which can be "
+        "about twice as long as the classic program, plus 4 per filter; "
+        "load fewer or smaller filters"
+    )
+
+
 def _load_error(
     stage: int, err: int, thread: int, data: bytes, flags: int
 ) -> LoadError:
@@ -712,14 +728,7 @@ def _load_error(
     if err == _errno.EINVAL:
         return _invalid_error(data, count, flags)
     if err == _errno.ENOMEM:
-        return LoadError(
-            f"the kernel rejected the filter of {count} instructions: with "
-            "the filters already loaded it would exceed the kernel's limit "
-            f"of {MAX_STACKED_INSTRUCTIONS} instructions per task, counting "
-            "4 extra per filter (or memory ran out)",
-            err,
-            reason="too_large",
-        )
+        return LoadError(_stacked_limit_message(count), err, reason="too_large")
     if err == _errno.EBUSY:
         return LoadError(
             "the kernel rejected the filter: a filter with a notification "

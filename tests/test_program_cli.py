@@ -159,7 +159,7 @@ def test_unrecognized_argument_names_subcommand(capsys, allowlist: Path) -> None
         (["simulate", "--bpf", "f.bpf", "x" * 5000], "is too long"),
         (["dump", "99999999999999999999"], "out of range: use 1 to 2147483647"),
         (["audit", "--pid", "0"], "out of range: use 1 to 2147483647"),
-        (["audit", "--pid", "1", "--filter", "-1"], "out of range: use 0 to 6552"),
+        (["audit", "--pid", "1", "--filter", "-1"], "out of range: use 0 to 6553"),
     ],
     ids=["long-arg", "long-number", "long-name", "pid", "zero-pid", "filter"],
 )
