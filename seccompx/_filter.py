@@ -28,6 +28,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import (
         Any,
+        Callable,
         Dict,
         FrozenSet,
         Iterable,
@@ -69,6 +70,21 @@ MAX_INSTRUCTIONS = 4096
 # (MAX_INSNS_PER_PATH in kernel/seccomp.c).  The kernel counts each filter
 # in its eBPF form, plus 4 per filter; see program.py.
 MAX_STACKED_INSTRUCTIONS = 32768
+
+# program._compiled once imported.  The package imports program.py on
+# first use, and a module global spares compile() the import statement's
+# work, which touches several objects and so costs page faults in a freshly
+# forked child.
+_compiled_program: Optional[Callable[[bytes, Tuple[int, ...]], "Program"]] = None
+
+
+def _import_compiled_program() -> Callable[[bytes, Tuple[int, ...]], "Program"]:
+    global _compiled_program
+    from .program import _compiled
+
+    _compiled_program = _compiled
+    return _compiled
+
 
 # Modes of _core for a rule whose syscall is missing on some architecture.
 _MISSING_WARN = 0
@@ -1075,9 +1091,8 @@ class Filter(_core.FilterBase):
 
     def compile(self) -> "Program":
         """The filter compiled to a :class:`seccompx.Program`."""
-        from .program import Program
-
-        return Program(self._export_bpf(), arches=self.arches)
+        build = _compiled_program or _import_compiled_program()
+        return build(self._export_bpf(), self._arch_tokens)
 
     # Profiles --------------------------------------------------------------
 

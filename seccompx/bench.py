@@ -1036,9 +1036,9 @@ def run(
 
 
 WARMUP_NOTE = (
-    "libseccomp and Python were warmed in the parent: each filter was built "
-    "and exported once before sampling, so the first seccomp_init's probe of "
-    "the kernel does not land in any sample"
+    "libseccomp and Python were warmed in the parent: each filter was built, "
+    "exported and compiled once before sampling, so neither an import nor "
+    "the first seccomp_init's probe of the kernel lands in any sample"
 )
 
 

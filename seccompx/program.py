@@ -453,6 +453,29 @@ def _no_data_message(label: str, total: int) -> str:
     )
 
 
+# Arch members by token, for _compiled(): a dictionary lookup runs no
+# Python frame, where Arch(token) runs several in the enum machinery.
+_ARCH_BY_TOKEN = {int(arch): arch for arch in Arch}
+_set_slot = object.__setattr__
+
+
+def _compiled(data: bytes, tokens: Tuple[int, ...]) -> Program:
+    """Return Filter.compile()'s Program of ``data`` exported by a filter
+    of the architectures ``tokens``.
+
+    The filter has checked both, so this skips the constructor's checks.
+    It runs few Python frames and touches few objects, because each
+    object touched for the first time in a freshly forked child costs a
+    page fault (see docs/benchmarks.md).
+    """
+    program = Program.__new__(Program)
+    program._set_data(data)
+    _set_slot(program, "_given_arches", tuple(map(_ARCH_BY_TOKEN.__getitem__, tokens)))
+    _set_slot(program, "_found_arches", None)
+    _set_slot(program, "_flow", None)
+    return program
+
+
 def _parse_arches(arches: Iterable[ArchLike]) -> Tuple[Arch, ...]:
     """Check ``arches`` as Filter(arches=...) does; an empty list is
     allowed, for a program that checks no architecture."""

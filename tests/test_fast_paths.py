@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import errno
 import os
+import pickle
+import sys
 import warnings
 
 import pytest
@@ -475,3 +477,44 @@ def test_load_notify_takes_general_path():
     result = run_in_child(body)
     assert result.exitcode == 0, result.output
     assert result.output == b"True"
+
+
+def python_calls(call):
+    """Return the names of the Python functions that ``call()`` runs."""
+    names = []
+
+    def record(frame, event, arg):
+        if event == "call":
+            names.append(frame.f_code.co_name)
+
+    sys.setprofile(record)
+    try:
+        call()
+    finally:
+        sys.setprofile(None)
+    return names
+
+
+def test_compile_runs_two_python_frames():
+    # Each Python frame touches objects, which costs page faults in the
+    # freshly forked child where compile() usually runs.
+    f = Filter(KILL_PROCESS, arches=[Arch.native(), Arch.X86])
+    f.allow("read", "write")
+    f.compile()
+    assert python_calls(f.compile) == ["compile", "_compiled"]
+    f.close()
+
+
+def test_compile_matches_program_constructor():
+    f = Filter(KILL_PROCESS, arches=[Arch.native(), Arch.X86])
+    f.allow("read", "write")
+    compiled = f.compile()
+    expected = seccompx.Program(f.export_bpf(), arches=f.arches)
+    assert compiled == expected
+    assert compiled.arches == expected.arches == (Arch.native(), Arch.X86)
+    assert type(compiled) is seccompx.Program
+    assert repr(compiled) == repr(expected)
+    assert pickle.loads(pickle.dumps(compiled)).arches == expected.arches
+    assert compiled.simulate("read") == ALLOW
+    assert compiled.disassemble() == expected.disassemble()
+    f.close()
