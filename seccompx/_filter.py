@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno as _errno
 import functools
 import os
+import sys as _sys
 import warnings
 
 from . import _core
@@ -1205,6 +1206,21 @@ class Filter(_core.FilterBase):
             "a Filter cannot be pickled; send filter.compile() (a Program) "
             "or a profile from filter.to_profile() instead"
         )
+
+
+# Python names a function by its __qualname__ (by its code's co_name before
+# 3.10) in the TypeError for arguments that do not fit its signature, and
+# Filter(...) and add_rules() pass the arguments they do not handle to these
+# methods unchanged.  Renaming them makes those errors name the methods
+# that the caller called.
+for _general, _public in (
+    (Filter._init_general, "__init__"),
+    (Filter._add_rules_general, "add_rules"),
+):
+    _general.__qualname__ = f"Filter.{_public}"
+    if _sys.version_info < (3, 10):
+        _general.__code__ = _general.__code__.replace(co_name=_public)
+del _general, _public
 
 
 def _returns_notify(program: bytes) -> bool:

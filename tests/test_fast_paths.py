@@ -518,3 +518,39 @@ def test_compile_matches_program_constructor():
     assert compiled.simulate("read") == ALLOW
     assert compiled.disassemble() == expected.disassemble()
     f.close()
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, text",
+    [
+        ((), {}, "Filter.__init__() missing 1 required positional argument: 'default'"),
+        ((), {"arches": [Arch.native()]}, "Filter.__init__() missing 1 required"),
+        ((KILL_PROCESS,), {"foo": 1}, "Filter.__init__() got an unexpected keyword argument 'foo'"),
+        ((KILL_PROCESS,), {"optimize": 2, "foo": 1}, "Filter.__init__() got an unexpected"),
+        ((KILL_PROCESS, 1), {}, "Filter.__init__() takes 2 positional arguments but 3"),
+    ],
+    ids=["nothing", "keywords-only", "unknown-keyword", "optimize-and-unknown", "extra-positional"],
+)
+def test_constructor_errors_name_filter(args, kwargs, text):
+    with pytest.raises(TypeError) as info:
+        Filter(*args, **kwargs)
+    assert text in str(info.value)
+    assert "_init_general" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, text",
+    [
+        ((), {}, "Filter.add_rules() missing 1 required positional argument: 'rules'"),
+        (([],), {"foo": 1}, "Filter.add_rules() got an unexpected keyword argument 'foo'"),
+        (([], 1), {}, "Filter.add_rules() takes 2 positional arguments but 3"),
+    ],
+    ids=["nothing", "unknown-keyword", "extra-positional"],
+)
+def test_add_rules_errors_name_add_rules(args, kwargs, text):
+    f = Filter(KILL_PROCESS)
+    with pytest.raises(TypeError) as info:
+        f.add_rules(*args, **kwargs)
+    assert text in str(info.value)
+    assert "_add_rules_general" not in str(info.value)
+    f.close()
