@@ -327,8 +327,19 @@ def test_negative_value_is_rejected_with_explanation():
 
 
 def test_width32_rejects_ordering():
-    with pytest.raises(seccompx.InvalidArgumentError, match="only == and masked_eq"):
+    with pytest.raises(seccompx.InvalidArgumentError, match="only == and masked_eq") as info:
         Arg(0, width=32) < 5  # noqa: B015
+    assert "an ordering test" in str(info.value)
+    assert "compare Arg(0) with < and a 64-bit value" in str(info.value)
+
+
+def test_width32_rejects_not_equal_without_ordering_wording():
+    with pytest.raises(seccompx.InvalidArgumentError, match="only == and masked_eq") as info:
+        Arg(1, width=32) != 5  # noqa: B015
+    message = str(info.value)
+    assert "ordering" not in message
+    assert "no masked inequality" in message
+    assert "compare Arg(1) with != and a 64-bit value" in message
 
 
 # Foreign architectures --------------------------------------------------
