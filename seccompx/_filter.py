@@ -1177,6 +1177,10 @@ class Filter(_core.FilterBase):
             )
 
     def __enter__(self) -> "Filter":
+        if self.closed:
+            # Reading an attribute of the extension raises FilterStateError
+            # saying whether close() or merge() closed the filter.
+            self._arch_tokens  # noqa: B018
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:

@@ -784,6 +784,36 @@ def test_closed_filter_raises():
     assert repr(f) == "<seccompx.Filter closed>"
 
 
+def test_with_closed_filter_raises_on_entry():
+    f = Filter(default=ALLOW)
+    f.close()
+    entered = False
+    with pytest.raises(seccompx.FilterStateError, match="the filter is closed") as info:
+        with f:
+            entered = True
+    assert not entered
+    assert info.value.errno == errno.EBADF
+
+
+def test_with_merged_filter_raises_on_entry():
+    target = Filter(default=ALLOW)
+    merged = Filter(default=ALLOW, arches=[OTHER_ARCH])
+    target.merge(merged)
+    with pytest.raises(seccompx.FilterStateError, match="merge\\(\\) moved its rules"):
+        with merged:
+            pass
+    target.close()
+
+
+def test_with_block_closes_filter_once():
+    with Filter(default=ALLOW) as f:
+        assert not f.closed
+    assert f.closed
+    with pytest.raises(seccompx.FilterStateError):
+        with f:
+            pass
+
+
 def test_load_twice_rejected():
     def body(out):
         f = Filter(default=ALLOW)
