@@ -22,6 +22,7 @@ from typing import (
     TYPE_CHECKING,
     BinaryIO,
     Callable,
+    Dict,
     Iterable,
     List,
     NamedTuple,
@@ -854,6 +855,82 @@ def _is_own_thread(tid: int) -> bool:
     return os.path.exists(f"/proc/self/task/{tid}")
 
 
+# CAP_SYS_PTRACE's bit in the capability sets of /proc/PID/status.
+_CAP_SYS_PTRACE = 19
+# PF_KTHREAD in the flags field of /proc/PID/stat.
+_PF_KTHREAD = 0x00200000
+
+
+def _status_fields(pid: Union[int, str]) -> Dict[str, str]:
+    """Return the fields of /proc/PID/status, or {} if it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8", errors="replace") as file:
+            lines = file.read().splitlines()
+    except OSError:
+        return {}
+    fields = {}
+    for line in lines:
+        key, _, value = line.partition(":")
+        fields[key] = value.strip()
+    return fields
+
+
+def _is_kernel_thread(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as file:
+            stat = file.read()
+    except OSError:
+        return False
+    # The fields after the command name, which may contain spaces; the
+    # flags are the 9th field of the line, the 7th after the name.
+    fields = stat.rpartition(")")[2].split()
+    try:
+        return bool(int(fields[6]) & _PF_KTHREAD)
+    except (IndexError, ValueError):
+        return False
+
+
+def _yama_scope() -> Optional[int]:
+    try:
+        with open("/proc/sys/kernel/yama/ptrace_scope", encoding="ascii") as file:
+            return int(file.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _attach_refusal(pid: int) -> str:
+    """Say why PTRACE_SEIZE of ``pid`` failed with EPERM, from what
+    /proc shows; the kernel does not report which check failed."""
+    tracer = _status_fields(pid).get("TracerPid", "0")
+    if tracer not in ("", "0"):
+        return (
+            f"process {tracer} traces it already, and a process can have "
+            "only one tracer"
+        )
+    if _is_kernel_thread(pid):
+        return "it is a kernel thread, which ptrace cannot attach to"
+    if _yama_scope() == 3:
+        return (
+            "Yama's ptrace_scope is 3, which forbids every ptrace attach "
+            "until reboot"
+        )
+    try:
+        effective = int(_status_fields("self").get("CapEff", ""), 16)
+    except ValueError:
+        effective = 0
+    if not effective >> _CAP_SYS_PTRACE & 1:
+        return (
+            "it may belong to another user or be protected by Yama's "
+            "ptrace_scope; run as root or with CAP_SYS_PTRACE"
+        )
+    return (
+        "this process has CAP_SYS_PTRACE and the process has no tracer, so "
+        "a security module (such as AppArmor or SELinux) forbids the "
+        "attach, or the process is in a user namespace where this process "
+        "lacks CAP_SYS_PTRACE"
+    )
+
+
 def _dump_error(pid: int, error: OSError) -> SeccompError:
     err = error.errno or _errno.EIO
     step = error.filename
@@ -861,9 +938,8 @@ def _dump_error(pid: int, error: OSError) -> SeccompError:
         return SeccompError(f"no process {pid}, or it exited", err)
     if step == "PTRACE_SEIZE" and err == _errno.EPERM:
         return SeccompError(
-            f"ptrace cannot attach to process {pid} (EPERM): it may be "
-            "traced already, belong to another user, or be protected by "
-            "Yama's ptrace_scope; run as root or with CAP_SYS_PTRACE",
+            f"ptrace cannot attach to process {pid} (EPERM): "
+            + _attach_refusal(pid),
             err,
         )
     if step == "PTRACE_SECCOMP_GET_FILTER" and err == _errno.EACCES:
