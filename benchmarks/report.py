@@ -299,7 +299,11 @@ def _breakdown(results: Dict[str, Any]) -> List[str]:
         "## seccompx stages",
         "",
         f"From `{report['command']}`: {report['samples']} samples per stage. "
-        "*compile* is `Filter.compile()` (libseccomp generates the BPF); "
+        "*compile* is `Filter.compile()`: libseccomp generates the BPF into a "
+        "memory file, which seccompx reads back into a new `Program`. *load* "
+        "generates the same BPF in libseccomp's memory and passes it to "
+        "seccomp(2). It creates no file and fewer Python objects, and in a "
+        "freshly forked child each object touched costs page faults. "
         "*precompiled-load* is `Program.load` of a program compiled in the "
         "parent. Median (10th–90th percentile) in µs.",
         "",

@@ -85,10 +85,16 @@ class Action:
     _value: int
 
     def __init__(self, kind: ActionKind, data: int = 0) -> None:
+        if isinstance(kind, bool) or not isinstance(kind, int):
+            raise TypeError(
+                f"action kind must be an ActionKind or its int value, not "
+                f"{type(kind).__name__} {kind!r}"
+            )
         kind = ActionKind(kind)
         if isinstance(data, bool) or not isinstance(data, int):
-            raise InvalidArgumentError(
-                f"action data must be an int, not {type(data).__name__}"
+            raise TypeError(
+                f"{kind.name} data must be an int, not "
+                f"{type(data).__name__} {data!r}"
             )
         if kind not in _WITH_DATA and data != 0:
             raise InvalidArgumentError(
@@ -114,8 +120,9 @@ class Action:
     def from_raw(cls, value: int) -> "Action":
         """Decode a 32-bit seccomp return value such as ``0x00050001``."""
         if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidArgumentError(
-                f"raw action must be an int, not {type(value).__name__}"
+            raise TypeError(
+                f"raw action must be an int, not {type(value).__name__} "
+                f"{value!r}"
             )
         if not 0 <= value <= 0xFFFFFFFF:
             raise InvalidArgumentError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno as _errno
 import functools
 import os
+import sys as _sys
 import warnings
 
 from . import _core
@@ -28,6 +29,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import (
         Any,
+        Callable,
         Dict,
         FrozenSet,
         Iterable,
@@ -65,9 +67,25 @@ __all__ = [
 
 # Kernel limit on the instructions of one filter (BPF_MAXINSNS).
 MAX_INSTRUCTIONS = 4096
-# Kernel limit on the instructions of all filters stacked on a task,
-# counting 4 extra for each filter (MAX_INSNS_PER_PATH in kernel/seccomp.c).
+# Kernel limit on the instructions of all filters stacked on a task
+# (MAX_INSNS_PER_PATH in kernel/seccomp.c).  The kernel counts each filter
+# in its eBPF form, plus 4 per filter; see program.py.
 MAX_STACKED_INSTRUCTIONS = 32768
+
+# program._compiled once imported.  The package imports program.py on
+# first use, and a module global spares compile() the import statement's
+# work, which touches several objects and so costs page faults in a freshly
+# forked child.
+_compiled_program: Optional[Callable[[bytes, Tuple[int, ...]], "Program"]] = None
+
+
+def _import_compiled_program() -> Callable[[bytes, Tuple[int, ...]], "Program"]:
+    global _compiled_program
+    from .program import _compiled
+
+    _compiled_program = _compiled
+    return _compiled
+
 
 # Modes of _core for a rule whose syscall is missing on some architecture.
 _MISSING_WARN = 0
@@ -341,6 +359,15 @@ def _check_bool(name: str, value: object) -> bool:
     return value
 
 
+def _check_strict(strict: object) -> None:
+    """Raise TypeError unless ``strict`` is True, False or None."""
+    if strict is not None and not isinstance(strict, bool):
+        raise TypeError(
+            f"strict must be True, False or None (the filter's setting), "
+            f"not {strict!r}"
+        )
+
+
 def _flag_property(attr: Attr, doc: str) -> Any:
     """Build a bool property over a 0/1 libseccomp attribute."""
 
@@ -550,6 +577,7 @@ class Filter(_core.FilterBase):
         multiplexed (``socketcall`` on x86); use :meth:`add_rule_exact` to
         forbid that.
         """
+        _check_strict(strict)
         value = _action_value(action)
         self._check_rule(syscall, comparisons, strict)
         self._add_rule(value, syscall, comparisons, False, self._missing_mode(strict))
@@ -567,6 +595,7 @@ class Filter(_core.FilterBase):
         Unlike :meth:`add_rule`, libseccomp may not rewrite the rule for
         architectures where the syscall is multiplexed.
         """
+        _check_strict(strict)
         value = _action_value(action)
         self._check_not_loaded()
         if not isinstance(syscall, (str, bool)) and isinstance(syscall, int):
@@ -580,6 +609,7 @@ class Filter(_core.FilterBase):
         """Add the rules that add_rules() leaves to Python: anything but a
         list or tuple of (Action, name[, comparisons]) tuples, and rules
         for loaded filters."""
+        _check_strict(strict)
         checked: Dict[Any, int] = {}
         batch: List[Tuple[Any, ...]] = []
         try:
@@ -660,6 +690,7 @@ class Filter(_core.FilterBase):
         ``action`` may not be ALLOW or LOG, which let the syscalls run; use
         :meth:`allow` for those.
         """
+        _check_strict(strict)
         value = _action_value(action)
         if value & _RET_ACTION_FULL in _ALLOWING_KINDS:
             raise InvalidArgumentError(
@@ -667,7 +698,9 @@ class Filter(_core.FilterBase):
                 "syscalls run; pass a refusing action such as ERRNO(n), "
                 "KILL_PROCESS or TRAP, or use allow()"
             )
-        added = self._add_same(value, syscalls, self.strict if strict is None else strict)
+        if strict is None:
+            strict = bool(self.strict)
+        added = self._add_same(value, syscalls, strict)
         if added is NotImplemented:
             return self._add_checked(value, syscalls, strict)
         return added  # type: ignore[no-any-return]
@@ -677,6 +710,7 @@ class Filter(_core.FilterBase):
     ) -> int:
         """The general path of allow() and deny(), for syscall numbers and
         loaded filters, which the extension's one call leaves to it."""
+        _check_strict(strict)
         self._check_not_loaded()
         batch = []
         for syscall in syscalls:
@@ -809,6 +843,7 @@ class Filter(_core.FilterBase):
         UnmatchableRuleWarning, or raise with ``strict=True``, as in
         :meth:`add_rule`.
         """
+        _check_strict(strict)
         self._check_not_loaded()
         token = Arch.parse(arch)
         if token is Arch.NATIVE:
@@ -888,7 +923,12 @@ class Filter(_core.FilterBase):
 
     @optimize.setter
     def optimize(self, level: int) -> None:
-        if isinstance(level, bool) or level not in (1, 2):
+        if isinstance(level, bool) or not isinstance(level, int):
+            raise TypeError(
+                f"optimize level must be an int, 1 or 2, not "
+                f"{type(level).__name__} {level!r}"
+            )
+        if level not in (1, 2):
             raise InvalidArgumentError(
                 f"optimize level {level!r} is invalid: use 1 (priority "
                 "order) or 2 (binary tree)"
@@ -1020,13 +1060,10 @@ class Filter(_core.FilterBase):
                 thread=thread,
             )
         if err == _errno.ENOMEM:
+            from .program import _stacked_limit_message
+
             return LoadError(
-                "the kernel rejected the filter: with the filters already "
-                "loaded it would exceed the kernel's limit of "
-                f"{MAX_STACKED_INSTRUCTIONS} instructions per task (or "
-                "memory ran out)",
-                err,
-                reason="too_large",
+                _stacked_limit_message(None), err, reason="too_large"
             )
         if err == _errno.EBUSY:
             return LoadError(
@@ -1080,9 +1117,8 @@ class Filter(_core.FilterBase):
 
     def compile(self) -> "Program":
         """The filter compiled to a :class:`seccompx.Program`."""
-        from .program import Program
-
-        return Program(self._export_bpf(), arches=self.arches)
+        build = _compiled_program or _import_compiled_program()
+        return build(self._export_bpf(), self._arch_tokens)
 
     # Profiles --------------------------------------------------------------
 
@@ -1166,6 +1202,10 @@ class Filter(_core.FilterBase):
             )
 
     def __enter__(self) -> "Filter":
+        if self.closed:
+            # Reading an attribute of the extension raises FilterStateError
+            # saying whether close() or merge() closed the filter.
+            self._arch_tokens  # noqa: B018
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -1195,6 +1235,21 @@ class Filter(_core.FilterBase):
             "a Filter cannot be pickled; send filter.compile() (a Program) "
             "or a profile from filter.to_profile() instead"
         )
+
+
+# Python names a function by its __qualname__ (by its code's co_name before
+# 3.10) in the TypeError for arguments that do not fit its signature, and
+# Filter(...) and add_rules() pass the arguments they do not handle to these
+# methods unchanged.  Renaming them makes those errors name the methods
+# that the caller called.
+for _general, _public in (
+    (Filter._init_general, "__init__"),
+    (Filter._add_rules_general, "add_rules"),
+):
+    _general.__qualname__ = f"Filter.{_public}"
+    if _sys.version_info < (3, 10):
+        _general.__code__ = _general.__code__.replace(co_name=_public)
+del _general, _public
 
 
 def _returns_notify(program: bytes) -> bool:

@@ -220,6 +220,7 @@ class Arg:
                 f"argument index {index} is out of range: syscalls have "
                 "arguments 0 to 5"
             )
+        _check_int(width, "argument width")
         if width not in (32, 64):
             raise InvalidArgumentError(
                 f"argument width {width!r} is invalid: use 32 or 64 bits"
@@ -258,12 +259,21 @@ class Arg:
 
     def _ordered(self, op: Op, value: object) -> Comparison:
         if self.width == 32:
+            if op is Op.NE:
+                reason = (
+                    "seccomp has masked equality but no masked inequality, "
+                    "so a != test on the low 32 bits alone cannot be built"
+                )
+            else:
+                reason = (
+                    "seccomp compares 64-bit values, and an ordering test on "
+                    "the low 32 bits alone cannot be built from its "
+                    "comparisons"
+                )
             raise InvalidArgumentError(
                 f"Arg({self.index}, width=32) supports only == and "
-                f"masked_eq: seccomp compares 64-bit values, and an "
-                f"ordering test on the low 32 bits alone cannot be built "
-                f"from its comparisons; use Arg({self.index}) {_SYMBOLS[op]} "
-                "with a 64-bit value"
+                f"masked_eq: {reason}; compare Arg({self.index}) with "
+                f"{_SYMBOLS[op]} and a 64-bit value instead"
             )
         number = self._value(value)
         if (op is Op.LT and number == 0) or (op is Op.GT and number == U64_MAX):

@@ -973,23 +973,34 @@ def _extra_rule(target: Target, program: Program, syscall: str) -> Optional[str]
     it, or None when the target's filter already allows the loop's call.
 
     Raises InvalidArgumentError when the filter has a rule for ``syscall``
-    with another action, which an ALLOW rule would conflict with.
+    with another action, which an ALLOW rule would conflict with, or when
+    its default action is ALLOW, which libseccomp rejects as a rule action.
     """
     action = program.simulate(syscall, (SYSCALLS[syscall],))
     if action.kind is ActionKind.ALLOW:
         return None
     probe = target.build()
     try:
-        probe.allow(syscall)
-    except InvalidArgumentError as error:
-        raise InvalidArgumentError(
-            f"{target.name} has a rule that returns {action!r} for "
-            f"{syscall}, so the per-syscall loop cannot add an ALLOW rule for "
-            f"it ({error}); choose another --syscall"
-        ) from error
+        default = probe.default_action
+        if default.kind is ActionKind.ALLOW:
+            # A rule returns the action, and no rule can override it.
+            reason = (
+                f"the filter's default action is {default!r}, and libseccomp "
+                "rejects a rule with the default action"
+            )
+        else:
+            try:
+                probe.allow(syscall)
+                return syscall
+            except InvalidArgumentError as error:
+                reason = str(error)
     finally:
         probe.close()
-    return syscall
+    raise InvalidArgumentError(
+        f"{target.name} has a rule that returns {action!r} for {syscall}, so "
+        f"the per-syscall loop cannot add an ALLOW rule for it: {reason}; "
+        "choose another --syscall"
+    )
 
 
 def run(
@@ -1036,9 +1047,9 @@ def run(
 
 
 WARMUP_NOTE = (
-    "libseccomp and Python were warmed in the parent: each filter was built "
-    "and exported once before sampling, so the first seccomp_init's probe of "
-    "the kernel does not land in any sample"
+    "libseccomp and Python were warmed in the parent: each filter was built, "
+    "exported and compiled once before sampling, so neither an import nor "
+    "the first seccomp_init's probe of the kernel lands in any sample"
 )
 
 

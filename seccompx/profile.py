@@ -353,6 +353,9 @@ def build_filter(
     optimize: Optional[int] = None,
 ) -> FilterT:
     """Build a ``cls`` filter from a profile; see Filter.from_profile."""
+    for name, flag in (("strict", strict), ("enosys_for_unknown", enosys_for_unknown)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False, not {flag!r}")
     mapping, label, prefix = _open_source(source)
     context = _make_context(arch, capabilities, kernel_version)
     report = ProfileReport(source=label, default_action=KILL_THREAD)

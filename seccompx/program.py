@@ -22,6 +22,7 @@ from typing import (
     TYPE_CHECKING,
     BinaryIO,
     Callable,
+    Dict,
     Iterable,
     List,
     NamedTuple,
@@ -62,8 +63,10 @@ MAX_INSTRUCTIONS = 4096
 # The largest program file Program.from_file reads: MAX_INSTRUCTIONS
 # struct sock_filter records of 8 bytes.
 MAX_PROGRAM_BYTES = MAX_INSTRUCTIONS * 8
-# Kernel limit on all filters stacked on a task, counting 4 extra
-# instructions per filter (MAX_INSNS_PER_PATH in kernel/seccomp.c).
+# Kernel limit on all filters stacked on a task (MAX_INSNS_PER_PATH in
+# kernel/seccomp.c).  seccomp_attach_filter() sums each filter's length
+# after the kernel converted it to eBPF, plus 4 per filter, so the classic
+# lengths do not predict when a load fails.
 MAX_STACKED_INSTRUCTIONS = 32768
 # __AUDIT_ARCH_64BIT: set in the tokens of 64-bit architectures.
 _ARCH_64BIT = 0x80000000
@@ -451,14 +454,52 @@ def _no_data_message(label: str, total: int) -> str:
     )
 
 
+# Arch members by token, for _compiled(): a dictionary lookup runs no
+# Python frame, where Arch(token) runs several in the enum machinery.
+_ARCH_BY_TOKEN = {int(arch): arch for arch in Arch}
+_set_slot = object.__setattr__
+
+
+def _compiled(data: bytes, tokens: Tuple[int, ...]) -> Program:
+    """Return Filter.compile()'s Program of ``data`` exported by a filter
+    of the architectures ``tokens``.
+
+    The filter has checked both, so this skips the constructor's checks.
+    It runs few Python frames and touches few objects, because each
+    object touched for the first time in a freshly forked child costs a
+    page fault (see docs/benchmarks.md).
+    """
+    program = Program.__new__(Program)
+    program._set_data(data)
+    _set_slot(program, "_given_arches", tuple(map(_ARCH_BY_TOKEN.__getitem__, tokens)))
+    _set_slot(program, "_found_arches", None)
+    _set_slot(program, "_flow", None)
+    return program
+
+
 def _parse_arches(arches: Iterable[ArchLike]) -> Tuple[Arch, ...]:
+    """Check ``arches`` as Filter(arches=...) does; an empty list is
+    allowed, for a program that checks no architecture."""
+    if isinstance(arches, (str, bytes)):
+        raise InvalidArgumentError(
+            f"arches must be a list of architectures, not the string "
+            f"{arches!r}; write arches=[{arches!r}]"
+        )
+    try:
+        items = iter(arches)
+    except TypeError:
+        raise TypeError(
+            f"arches must be an iterable of architectures, not "
+            f"{type(arches).__name__} {arches!r}"
+        ) from None
     result: List[Arch] = []
-    for arch in arches:
+    for arch in items:
         token = Arch.parse(arch)
         if token is Arch.NATIVE:
             token = Arch.native()
-        if token not in result:
-            result.append(token)
+        if token in result:
+            raise InvalidArgumentError(f"architecture {token} is listed twice")
+        result.append(token)
     return tuple(result)
 
 
@@ -672,6 +713,20 @@ def _flag_names(flags: int) -> str:
     return ", ".join(chosen) if chosen else "none"
 
 
+def _stacked_limit_message(count: Optional[int]) -> str:
+    """Explain an ENOMEM from seccomp(2) for a filter of ``count``
+    instructions, or of an unknown size."""
+    what = "the filter" if count is None else f"the filter of {count} instructions"
+    return (
+        f"the kernel rejected {what} (ENOMEM): with the filters already "
+        f"loaded, the task would pass the kernel's limit of "
+        f"{MAX_STACKED_INSTRUCTIONS} instructions, or memory ran out.  The "
+        "kernel counts each filter in its converted eBPF form, which can be "
+        "about twice as long as the classic program, plus 4 per filter; "
+        "load fewer or smaller filters"
+    )
+
+
 def _load_error(
     stage: int, err: int, thread: int, data: bytes, flags: int
 ) -> LoadError:
@@ -697,14 +752,7 @@ def _load_error(
     if err == _errno.EINVAL:
         return _invalid_error(data, count, flags)
     if err == _errno.ENOMEM:
-        return LoadError(
-            f"the kernel rejected the filter of {count} instructions: with "
-            "the filters already loaded it would exceed the kernel's limit "
-            f"of {MAX_STACKED_INSTRUCTIONS} instructions per task, counting "
-            "4 extra per filter (or memory ran out)",
-            err,
-            reason="too_large",
-        )
+        return LoadError(_stacked_limit_message(count), err, reason="too_large")
     if err == _errno.EBUSY:
         return LoadError(
             "the kernel rejected the filter: a filter with a notification "
@@ -807,6 +855,82 @@ def _is_own_thread(tid: int) -> bool:
     return os.path.exists(f"/proc/self/task/{tid}")
 
 
+# CAP_SYS_PTRACE's bit in the capability sets of /proc/PID/status.
+_CAP_SYS_PTRACE = 19
+# PF_KTHREAD in the flags field of /proc/PID/stat.
+_PF_KTHREAD = 0x00200000
+
+
+def _status_fields(pid: Union[int, str]) -> Dict[str, str]:
+    """Return the fields of /proc/PID/status, or {} if it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8", errors="replace") as file:
+            lines = file.read().splitlines()
+    except OSError:
+        return {}
+    fields = {}
+    for line in lines:
+        key, _, value = line.partition(":")
+        fields[key] = value.strip()
+    return fields
+
+
+def _is_kernel_thread(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as file:
+            stat = file.read()
+    except OSError:
+        return False
+    # The fields after the command name, which may contain spaces; the
+    # flags are the 9th field of the line, the 7th after the name.
+    fields = stat.rpartition(")")[2].split()
+    try:
+        return bool(int(fields[6]) & _PF_KTHREAD)
+    except (IndexError, ValueError):
+        return False
+
+
+def _yama_scope() -> Optional[int]:
+    try:
+        with open("/proc/sys/kernel/yama/ptrace_scope", encoding="ascii") as file:
+            return int(file.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _attach_refusal(pid: int) -> str:
+    """Say why PTRACE_SEIZE of ``pid`` failed with EPERM, from what
+    /proc shows; the kernel does not report which check failed."""
+    tracer = _status_fields(pid).get("TracerPid", "0")
+    if tracer not in ("", "0"):
+        return (
+            f"process {tracer} traces it already, and a process can have "
+            "only one tracer"
+        )
+    if _is_kernel_thread(pid):
+        return "it is a kernel thread, which ptrace cannot attach to"
+    if _yama_scope() == 3:
+        return (
+            "Yama's ptrace_scope is 3, which forbids every ptrace attach "
+            "until reboot"
+        )
+    try:
+        effective = int(_status_fields("self").get("CapEff", ""), 16)
+    except ValueError:
+        effective = 0
+    if not effective >> _CAP_SYS_PTRACE & 1:
+        return (
+            "it may belong to another user or be protected by Yama's "
+            "ptrace_scope; run as root or with CAP_SYS_PTRACE"
+        )
+    return (
+        "this process has CAP_SYS_PTRACE and the process has no tracer, so "
+        "a security module (such as AppArmor or SELinux) forbids the "
+        "attach, or the process is in a user namespace where this process "
+        "lacks CAP_SYS_PTRACE"
+    )
+
+
 def _dump_error(pid: int, error: OSError) -> SeccompError:
     err = error.errno or _errno.EIO
     step = error.filename
@@ -814,9 +938,8 @@ def _dump_error(pid: int, error: OSError) -> SeccompError:
         return SeccompError(f"no process {pid}, or it exited", err)
     if step == "PTRACE_SEIZE" and err == _errno.EPERM:
         return SeccompError(
-            f"ptrace cannot attach to process {pid} (EPERM): it may be "
-            "traced already, belong to another user, or be protected by "
-            "Yama's ptrace_scope; run as root or with CAP_SYS_PTRACE",
+            f"ptrace cannot attach to process {pid} (EPERM): "
+            + _attach_refusal(pid),
             err,
         )
     if step == "PTRACE_SECCOMP_GET_FILTER" and err == _errno.EACCES:

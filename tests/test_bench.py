@@ -161,6 +161,44 @@ def test_bench_profile_rule_conflict(
     assert "--syscall" in err
 
 
+def test_bench_notify_rule_under_allow_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A rule returns NOTIFY for personality and the default action is ALLOW,
+    # so an ALLOW rule would change the result, but libseccomp rejects it.
+    path = Path(__file__).parent / "fixtures" / "profiles" / "notify_under_allow.json"
+    status, _, err = run_bench(
+        capsys, "--profile", str(path), "--syscall", "personality", "--samples", "1"
+    )
+    assert status == 2
+    assert "returns NOTIFY for personality" in err
+    assert "the filter's default action is ALLOW" in err
+    assert "change nothing" not in err
+    assert err.strip().endswith("choose another --syscall")
+
+
+def test_bench_conflicting_rule_named(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    profile = {
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "syscalls": [
+            {"names": ["personality"], "action": "SCMP_ACT_NOTIFY"},
+            {"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"},
+        ],
+    }
+    path = tmp_path / "notify.json"
+    path.write_text(json.dumps(profile))
+    status, _, err = run_bench(
+        capsys, "--profile", str(path), "--syscall", "personality", "--samples", "1"
+    )
+    assert status == 2
+    # The reason after the colon is the message of Filter.allow().
+    assert "returns NOTIFY for personality" in err
+    assert "cannot add an ALLOW rule for it: rule for 'personality'" in err
+    assert "default action" not in err
+
+
 def test_bench_profile_adds_rule(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -327,8 +327,19 @@ def test_negative_value_is_rejected_with_explanation():
 
 
 def test_width32_rejects_ordering():
-    with pytest.raises(seccompx.InvalidArgumentError, match="only == and masked_eq"):
+    with pytest.raises(seccompx.InvalidArgumentError, match="only == and masked_eq") as info:
         Arg(0, width=32) < 5  # noqa: B015
+    assert "an ordering test" in str(info.value)
+    assert "compare Arg(0) with < and a 64-bit value" in str(info.value)
+
+
+def test_width32_rejects_not_equal_without_ordering_wording():
+    with pytest.raises(seccompx.InvalidArgumentError, match="only == and masked_eq") as info:
+        Arg(1, width=32) != 5  # noqa: B015
+    message = str(info.value)
+    assert "ordering" not in message
+    assert "no masked inequality" in message
+    assert "compare Arg(1) with != and a 64-bit value" in message
 
 
 # Foreign architectures --------------------------------------------------
@@ -711,6 +722,54 @@ def test_unmatchable_rule_warns_and_strict_raises():
     f.close()
 
 
+OTHER_ARCH = Arch.X86_64 if NATIVE is Arch.AARCH64 else Arch.AARCH64
+STRICT_CALLS = {
+    "add_rule": lambda f, s: f.add_rule(ERRNO(1), "open", strict=s),
+    "add_rule_exact": lambda f, s: f.add_rule_exact(ERRNO(1), "open", strict=s),
+    "add_rules": lambda f, s: f.add_rules([(ERRNO(1), "open")], strict=s),
+    "add_rules_generator": lambda f, s: f.add_rules(
+        ((ERRNO(1), name) for name in ["open"]), strict=s
+    ),
+    "allow": lambda f, s: f.allow("open", strict=s),
+    "allow_number": lambda f, s: f.allow(0, strict=s),
+    "deny": lambda f, s: f.deny("open", strict=s),
+    "deny_number": lambda f, s: f.deny(0, strict=s),
+    "add_arch": lambda f, s: f.add_arch(Arch.X86, strict=s),
+}
+
+
+@pytest.mark.parametrize("strict", [0, 1, "", "false", [], 0.0])
+@pytest.mark.parametrize("method", sorted(STRICT_CALLS))
+def test_per_call_strict_rejects_non_bool(method, strict):
+    f = Filter(KILL_PROCESS, arches=[NATIVE, OTHER_ARCH], strict=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(TypeError, match="strict must be True, False or None"):
+            STRICT_CALLS[method](f, strict)
+    assert f.rule_count == 0
+    assert f.arches == (NATIVE, OTHER_ARCH)
+    f.close()
+
+
+def test_per_call_strict_none_uses_filter_setting():
+    f = Filter(KILL_PROCESS, arches=[NATIVE, OTHER_ARCH], strict=True)
+    with pytest.raises(seccompx.UnknownSyscallError):
+        f.allow("open", strict=None)
+    with pytest.warns(seccompx.UnmatchableRuleWarning):
+        f.allow("open", strict=False)
+    f.export_bpf()
+    f.close()
+
+
+def test_from_profile_strict_rejects_non_bool():
+    profile = {"defaultAction": "SCMP_ACT_ALLOW"}
+    for value in (0, "false", None):
+        with pytest.raises(TypeError, match="strict must be True or False"):
+            Filter.from_profile(profile, strict=value)
+    with pytest.raises(TypeError, match="enosys_for_unknown must be True or False"):
+        Filter.from_profile(profile, enosys_for_unknown=1)
+
+
 def test_closed_filter_raises():
     f = Filter(default=ALLOW)
     f.close()
@@ -723,6 +782,36 @@ def test_closed_filter_raises():
     with pytest.raises(seccompx.FilterStateError):
         f.load()
     assert repr(f) == "<seccompx.Filter closed>"
+
+
+def test_with_closed_filter_raises_on_entry():
+    f = Filter(default=ALLOW)
+    f.close()
+    entered = False
+    with pytest.raises(seccompx.FilterStateError, match="the filter is closed") as info:
+        with f:
+            entered = True
+    assert not entered
+    assert info.value.errno == errno.EBADF
+
+
+def test_with_merged_filter_raises_on_entry():
+    target = Filter(default=ALLOW)
+    merged = Filter(default=ALLOW, arches=[OTHER_ARCH])
+    target.merge(merged)
+    with pytest.raises(seccompx.FilterStateError, match="merge\\(\\) moved its rules"):
+        with merged:
+            pass
+    target.close()
+
+
+def test_with_block_closes_filter_once():
+    with Filter(default=ALLOW) as f:
+        assert not f.closed
+    assert f.closed
+    with pytest.raises(seccompx.FilterStateError):
+        with f:
+            pass
 
 
 def test_load_twice_rejected():
@@ -1075,9 +1164,41 @@ def test_changes_after_load_rejected():
     assert result.text == "[True, True, True]\n"
 
 
-def test_optimize_rejects_bool():
-    with pytest.raises(seccompx.InvalidArgumentError, match="True"):
-        Filter(default=ALLOW, optimize=True)
+@pytest.mark.parametrize("level", [True, False, 1.0, "2", None])
+def test_optimize_rejects_non_int(level):
+    f = Filter(default=ALLOW)
+    expected = f"optimize level must be an int, 1 or 2, not {type(level).__name__}"
+    with pytest.raises(TypeError, match=expected):
+        f.optimize = level
+    with pytest.raises(TypeError, match="optimize level must be an int"):
+        f.set_attr(Attr.OPTIMIZE, level)
+    f.close()
+    if level is not None:
+        with pytest.raises(TypeError, match=repr(level)):
+            Filter(default=ALLOW, optimize=level)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda data: ERRNO(data),
+        lambda data: TRACE(data),
+        lambda data: seccompx.Action(seccompx.ActionKind.ERRNO, data),
+        lambda data: seccompx.Action(seccompx.ActionKind.TRAP, data),
+        lambda data: seccompx.Action.from_raw(data),
+        lambda data: Arg(0, width=data),
+    ],
+    ids=["ERRNO", "TRACE", "Action-ERRNO", "Action-TRAP", "from_raw", "Arg-width"],
+)
+@pytest.mark.parametrize("data", [True, 1.5, "1", None, 32.0], ids=repr)
+def test_int_parameter_rejects_other_types(make, data):
+    with pytest.raises(TypeError, match=type(data).__name__):
+        make(data)
+
+
+def test_action_kind_rejects_bool():
+    with pytest.raises(TypeError, match="ActionKind"):
+        seccompx.Action(True)
 
 
 def test_submodules_reachable_as_attributes():

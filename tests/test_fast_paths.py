@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import errno
 import os
+import pickle
+import sys
 import warnings
 
 import pytest
@@ -339,9 +341,15 @@ def test_optimize_matches_general_path(level):
     assert fast.export_bpf() == slow.export_bpf()
 
 
-@pytest.mark.parametrize("level", [0, 3, True, "2"])
+@pytest.mark.parametrize("level", [0, 3])
 def test_invalid_optimize_still_rejected(level):
     with pytest.raises(seccompx.InvalidArgumentError, match="optimize level"):
+        Filter(KILL_PROCESS, optimize=level)
+
+
+@pytest.mark.parametrize("level", [True, "2", 2.0])
+def test_non_int_optimize_is_type_error(level):
+    with pytest.raises(TypeError, match="optimize level must be an int"):
         Filter(KILL_PROCESS, optimize=level)
 
 
@@ -614,3 +622,80 @@ def test_load_notify_takes_general_path():
     result = run_in_child(body)
     assert result.exitcode == 0, result.output
     assert result.output == b"True"
+
+
+def python_calls(call):
+    """Return the names of the Python functions that ``call()`` runs."""
+    names = []
+
+    def record(frame, event, arg):
+        if event == "call":
+            names.append(frame.f_code.co_name)
+
+    sys.setprofile(record)
+    try:
+        call()
+    finally:
+        sys.setprofile(None)
+    return names
+
+
+def test_compile_runs_two_python_frames():
+    # Each Python frame touches objects, which costs page faults in the
+    # freshly forked child where compile() usually runs.
+    f = Filter(KILL_PROCESS, arches=[Arch.native(), Arch.X86])
+    f.allow("read", "write")
+    f.compile()
+    assert python_calls(f.compile) == ["compile", "_compiled"]
+    f.close()
+
+
+def test_compile_matches_program_constructor():
+    f = Filter(KILL_PROCESS, arches=[Arch.native(), Arch.X86])
+    f.allow("read", "write")
+    compiled = f.compile()
+    expected = seccompx.Program(f.export_bpf(), arches=f.arches)
+    assert compiled == expected
+    assert compiled.arches == expected.arches == (Arch.native(), Arch.X86)
+    assert type(compiled) is seccompx.Program
+    assert repr(compiled) == repr(expected)
+    assert pickle.loads(pickle.dumps(compiled)).arches == expected.arches
+    assert compiled.simulate("read") == ALLOW
+    assert compiled.disassemble() == expected.disassemble()
+    f.close()
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, text",
+    [
+        ((), {}, "Filter.__init__() missing 1 required positional argument: 'default'"),
+        ((), {"arches": [Arch.native()]}, "Filter.__init__() missing 1 required"),
+        ((KILL_PROCESS,), {"foo": 1}, "Filter.__init__() got an unexpected keyword argument 'foo'"),
+        ((KILL_PROCESS,), {"optimize": 2, "foo": 1}, "Filter.__init__() got an unexpected"),
+        ((KILL_PROCESS, 1), {}, "Filter.__init__() takes 2 positional arguments but 3"),
+    ],
+    ids=["nothing", "keywords-only", "unknown-keyword", "optimize-and-unknown", "extra-positional"],
+)
+def test_constructor_errors_name_filter(args, kwargs, text):
+    with pytest.raises(TypeError) as info:
+        Filter(*args, **kwargs)
+    assert text in str(info.value)
+    assert "_init_general" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, text",
+    [
+        ((), {}, "Filter.add_rules() missing 1 required positional argument: 'rules'"),
+        (([],), {"foo": 1}, "Filter.add_rules() got an unexpected keyword argument 'foo'"),
+        (([], 1), {}, "Filter.add_rules() takes 2 positional arguments but 3"),
+    ],
+    ids=["nothing", "unknown-keyword", "extra-positional"],
+)
+def test_add_rules_errors_name_add_rules(args, kwargs, text):
+    f = Filter(KILL_PROCESS)
+    with pytest.raises(TypeError) as info:
+        f.add_rules(*args, **kwargs)
+    assert text in str(info.value)
+    assert "_add_rules_general" not in str(info.value)
+    f.close()

@@ -355,7 +355,7 @@ ACTION_CASES: List[Case] = [
     ("ERRNO(-1)", lambda: ERRNO(-1), seccompx.InvalidArgumentError, "ERRNO(-1)"),
     ("ERRNO(4095)", lambda: ERRNO(4095), seccompx.InvalidArgumentError, "4095"),
     ("ERRNO(65536)", lambda: ERRNO(65536), seccompx.InvalidArgumentError, "65536"),
-    ("ERRNO('1')", lambda: ERRNO("1"), seccompx.InvalidArgumentError, "str"),
+    ("ERRNO('1')", lambda: ERRNO("1"), TypeError, "str"),
     ("TRACE(-1)", lambda: TRACE(-1), seccompx.InvalidArgumentError, "TRACE(-1)"),
     ("TRACE(65536)", lambda: TRACE(65536), seccompx.InvalidArgumentError, "65536"),
     ("raw ERRNO(4095)", lambda: _filter().add_rule(0x00050FFF, "read"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import struct
 import threading
 import warnings
 
@@ -162,6 +163,57 @@ def test_too_many_stacked_instructions():
     assert int(err) == errno.ENOMEM
     assert int(number) >= 7
     assert "32768" in message
+    assert "eBPF form" in message
+
+
+def ret_allow_program(count: int) -> seccompx.Program:
+    return seccompx.Program(struct.pack("=HBBI", 0x06, 0, 0, int(ALLOW)) * count)
+
+
+def count_loads(program: seccompx.Program) -> str:
+    """Load ``program`` in a child until the kernel refuses; return the
+    number loaded and the error's reason and message."""
+
+    def body(out: int) -> int:
+        loaded = 0
+        while loaded < 64:
+            try:
+                program.load(tsync=False)
+            except LoadError as error:
+                report(out, f"{loaded}|{error.reason}|{error.errno}|{error}")
+                return 0
+            loaded += 1
+        return 1
+
+    result = run_in_child(body)
+    assert result.exitcode == 0, result
+    return result.text.strip()
+
+
+def test_stacked_limit_counts_converted_form():
+    # Four programs of 4096 instructions are 4 * 4100 = 16400 classic
+    # instructions, half the limit, yet the kernel refuses the fourth: it
+    # counts the eBPF form, where each "ret" becomes two instructions.
+    loaded, reason, err, message = count_loads(ret_allow_program(4096)).split("|", 3)
+    assert int(loaded) < 4
+    assert reason == "too_large"
+    assert int(err) == errno.ENOMEM
+    assert "4096 instructions" in message
+    assert "eBPF form" in message
+    assert "32768" in message
+    assert "4 extra" not in message
+
+
+@pytest.mark.skipif(
+    seccompx.Arch.native() is not seccompx.Arch.X86_64,
+    reason="the eBPF lengths were measured on x86_64",
+)
+def test_stacked_limit_measured_boundary():
+    # Measured on x86_64 (Linux 6.18): a program of n "ret" instructions
+    # counts as 2n + 3, so four fit up to n = 4093:
+    # 4 * (2 * 4093 + 3) + 3 * 4 = 32768.
+    assert count_loads(ret_allow_program(4093)).startswith("4|")
+    assert count_loads(ret_allow_program(4094)).startswith("3|")
 
 
 @RAW_RC

@@ -120,6 +120,34 @@ def test_program_pickles() -> None:
     assert copy.arches == (Arch.X86_64, Arch.X32)
 
 
+@pytest.mark.parametrize("arches", ["x86_64", b"x86_64"])
+def test_program_arches_string_rejected(arches) -> None:
+    data = bytes(simple_program())
+    with pytest.raises(seccompx.InvalidArgumentError, match="not the string") as info:
+        Program(data, arches=arches)
+    assert f"write arches=[{arches!r}]" in str(info.value)
+    with pytest.raises(seccompx.InvalidArgumentError) as from_filter:
+        Filter(KILL_PROCESS, arches=arches)
+    assert str(info.value) == str(from_filter.value)
+
+
+@pytest.mark.parametrize(
+    "arches", [["x86_64", "x86_64"], [Arch.native(), "native"], ["x86", Arch.X86]]
+)
+def test_program_arches_duplicate_rejected(arches) -> None:
+    data = bytes(simple_program())
+    with pytest.raises(seccompx.InvalidArgumentError, match="listed twice") as info:
+        Program(data, arches=arches)
+    with pytest.raises(seccompx.InvalidArgumentError) as from_filter:
+        Filter(KILL_PROCESS, arches=arches)
+    assert str(info.value) == str(from_filter.value)
+
+
+def test_program_arches_not_iterable_rejected() -> None:
+    with pytest.raises(TypeError, match="arches must be an iterable"):
+        Program(bytes(simple_program()), arches=5)
+
+
 def test_program_is_immutable() -> None:
     prog = simple_program()
     with pytest.raises(AttributeError):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import io
 import json
 import os
+import signal
+import time
 from pathlib import Path
 from typing import List, Tuple
 
@@ -159,7 +162,7 @@ def test_unrecognized_argument_names_subcommand(capsys, allowlist: Path) -> None
         (["simulate", "--bpf", "f.bpf", "x" * 5000], "is too long"),
         (["dump", "99999999999999999999"], "out of range: use 1 to 2147483647"),
         (["audit", "--pid", "0"], "out of range: use 1 to 2147483647"),
-        (["audit", "--pid", "1", "--filter", "-1"], "out of range: use 0 to 6552"),
+        (["audit", "--pid", "1", "--filter", "-1"], "out of range: use 0 to 6553"),
     ],
     ids=["long-arg", "long-number", "long-name", "pid", "zero-pid", "filter"],
 )
@@ -192,6 +195,55 @@ def test_dump_refusal_exits_one(capsys, monkeypatch) -> None:  # type: ignore[no
     code, _, err = run_cli(capsys, "dump", "1")
     assert code == 1
     assert err.startswith("seccompx dump: error: ptrace cannot attach")
+
+
+PTRACE_TRACEME = 0
+
+
+@contextlib.contextmanager
+def traced_child():
+    """Yield the pid of a child that this process traces (PTRACE_TRACEME)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    ready_read, ready_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(ready_read)
+        libc.ptrace(PTRACE_TRACEME, 0, None, None)
+        os.write(ready_write, b"x")
+        time.sleep(60)
+        os._exit(0)
+    os.close(ready_write)
+    try:
+        assert os.read(ready_read, 1) == b"x"
+        yield pid
+    finally:
+        os.close(ready_read)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
+def test_simulate_pid_traced_names_tracer(capsys) -> None:  # type: ignore[no-untyped-def]
+    with traced_child() as pid:
+        code, _, err = run_cli(capsys, "simulate", "--pid", str(pid), "read")
+    assert code == 1
+    assert f"ptrace cannot attach to process {pid} (EPERM)" in err
+    assert f"process {os.getpid()} traces it already" in err
+    assert "run as root" not in err
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs CAP_SYS_PTRACE")
+def test_simulate_pid_refused_with_ptrace_capability(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # The kernel refuses as for a process that a security module protects:
+    # the target has no tracer, and this process has CAP_SYS_PTRACE.
+    def refuse(pid: int) -> List[bytes]:
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM), "PTRACE_SEIZE")
+
+    monkeypatch.setattr(seccompx._bpf, "get_filters", refuse)
+    code, _, err = run_cli(capsys, "simulate", "--pid", str(os.getppid()), "read")
+    assert code == 1
+    assert "this process has CAP_SYS_PTRACE" in err
+    assert "security module" in err
+    assert "run as root" not in err
 
 
 def test_heading_escapes_file_name(capsys, allowlist: Path) -> None:  # type: ignore[no-untyped-def]

@@ -63,10 +63,15 @@ from test_program_asm import (
     with_escape_hatch,
 )
 
-pytestmark = pytest.mark.skipif(
-    Arch.native() is not Arch.X86_64,
-    reason="the reserved syscall numbers are x86_64 ones",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        Arch.native() is not Arch.X86_64,
+        reason="the reserved syscall numbers are x86_64 ones",
+    ),
+    # A test that means to trigger these warnings asserts them.
+    pytest.mark.filterwarnings("error::seccompx.TruncatedValueWarning"),
+    pytest.mark.filterwarnings("error::seccompx.MultiplexedRuleWarning"),
+]
 
 U64 = 2**64 - 1
 EDGES_32 = [
@@ -323,6 +328,11 @@ def build_filter(spec: FilterSpec) -> Program:
     rule_list, extra, optimize, _ = spec
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", seccompx.UnmatchableRuleWarning)
+        # Values above 32 bits on x86 and x32, and argument rules on
+        # socketcall(2) there, are part of what the kernel comparison
+        # checks; test_truncated_value_warns asserts the first warning.
+        warnings.simplefilter("ignore", seccompx.TruncatedValueWarning)
+        warnings.simplefilter("ignore", seccompx.MultiplexedRuleWarning)
         f = Filter(
             default=ERRNO(1),
             bad_arch=ERRNO(2),
@@ -424,6 +434,19 @@ EVERY_OPERATOR: FilterSpec = (
     2,
     12345,
 )
+
+
+def test_truncated_value_warns() -> None:
+    f = Filter(default=ERRNO(1), arches=["x86_64", "x32", "x86"])
+    read_comparisons = EVERY_OPERATOR[0][0][1]
+    expected = "rule for 'read' compares a value above 32 bits"
+    with pytest.warns(seccompx.TruncatedValueWarning, match=expected) as caught:
+        f.add_rule(ERRNO(10), "read", *read_comparisons)
+    assert len(caught) == 1
+    assert "x32" in str(caught[0].message)
+    assert "x86" in str(caught[0].message)
+    f.compile()
+    f.close()
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -615,15 +615,49 @@ def test_truncated_program_rejected():
         sandbox.run(pow, 1, 1, filter=b"\x00" * 12)
 
 
-def test_kernel_rejected_program_is_load_error():
-    # Valid for the evaluator's path, but a jump lands past the end, which
-    # the kernel's checker rejects.
-    program = struct.pack("=HBBI", 0x15, 0, 5, 0) + struct.pack(
-        "=HBBI", 0x06, 0, 0, int(ALLOW)
-    )
-    with pytest.raises(seccompx.LoadError) as info:
-        sandbox.run(pow, 1, 1, filter=program, report="kill")
-    assert info.value.errno == errno.EINVAL
+RET_ALLOW = struct.pack("=HBBI", 0x06, 0, 0, int(ALLOW))
+LOAD_NR = struct.pack("=HBBI", 0x20, 0, 0, 0)
+# Programs the kernel rejects, the instruction at fault, and the cause.
+INVALID_PROGRAMS = [
+    pytest.param(b"\0" * 8, 0, "the last instruction must be a return", id="one"),
+    pytest.param(b"\0" * 16, 1, "the last instruction must be a return", id="two"),
+    pytest.param(
+        RET_ALLOW + LOAD_NR, 1, "the last instruction must be a return", id="ret-ld"
+    ),
+    # Valid on the path that syscall 0 takes, but a jump lands past the
+    # end.
+    pytest.param(
+        struct.pack("=HBBI", 0x15, 0, 5, 0) + RET_ALLOW, 0, "past the last", id="jump"
+    ),
+]
+
+
+def sandbox_entry_points():
+    def executor(program):
+        with sandbox.Executor(filter=program):
+            pass
+
+    return {
+        "run": lambda program: sandbox.run(pow, 1, 1, filter=program),
+        "run_kill": lambda program: sandbox.run(
+            pow, 1, 1, filter=program, report="kill"
+        ),
+        "executor": executor,
+        "spawn": lambda program: sandbox.spawn(["true"], filter=program),
+    }
+
+
+@pytest.mark.parametrize("entry", sorted(sandbox_entry_points()))
+@pytest.mark.parametrize("program, index, cause", INVALID_PROGRAMS)
+def test_invalid_program_named_as_program_does(entry, program, index, cause):
+    with pytest.raises(seccompx.ProgramError) as expected:
+        seccompx.Program(program).validate()
+    with pytest.raises(seccompx.ProgramError) as info:
+        sandbox_entry_points()[entry](program)
+    assert info.value.index == index
+    assert f"instruction {index}: " in str(info.value)
+    assert cause in str(info.value)
+    assert str(info.value) == str(expected.value)
 
 
 def test_child_exit_without_result_is_sandbox_error():

@@ -157,6 +157,37 @@ def test_run_unknown_action_exits_125(capsys):
     assert "'loud'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--allow", ""),
+        ("--allow", " "),
+        ("--kill", "read,,write"),
+        ("--deny", "read,"),
+        ("--allow", ",read"),
+    ],
+)
+def test_run_empty_syscall_name_exits_125(capsys, option, value):
+    argv = ["run", "--default", "allow", option, value, "--", "true"]
+    assert main(argv) == 125
+    err = capsys.readouterr().err
+    assert f"{option} {value!r} contains an empty syscall name" in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("text", ["errno:EFOO", "ERRNO:Efoo", "errno:efoo"])
+def test_run_unknown_errno_echoed_as_given(capsys, text):
+    assert main(["run", "--default", text, "--", "true"]) == 125
+    name = text.partition(":")[2]
+    assert f"unknown errno name {name!r}" in capsys.readouterr().err
+
+
+def test_parse_action_errno_name_any_case():
+    assert parse_action("ERRNO:eacces") == ERRNO(13)
+    assert parse_action("errno:EACCES") == ERRNO(13)
+    assert parse_action("Errno") == ERRNO(1)
+
+
 def test_run_with_profile(tmp_path, capsys):
     profile = tmp_path / "profile.json"
     profile.write_text(

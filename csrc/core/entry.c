@@ -113,16 +113,27 @@ raise_bad_keyword(scx_state *st, PyObject *kwargs)
     return NULL;
 }
 
-/* Return a new reference to `strict` if it is not None, else to
- * self.strict. */
+/* Return a new reference to `strict` if it is not None, which the
+ * extension then checks, else to True or False as self.strict is true,
+ * which a subclass may compute in a property. */
 static PyObject *
 strict_value(scx_filter *self, scx_state *st, PyObject *strict)
 {
+    PyObject *own;
+    int truth;
+
     if (strict != Py_None) {
         Py_INCREF(strict);
         return strict;
     }
-    return PyObject_GetAttr((PyObject *)self, st->str_strict);
+    own = PyObject_GetAttr((PyObject *)self, st->str_strict);
+    if (own == NULL)
+        return NULL;
+    truth = PyObject_IsTrue(own);
+    Py_DECREF(own);
+    if (truth < 0)
+        return NULL;
+    return PyBool_FromLong(truth);
 }
 
 /* Return whether Filter() got only `default` and perhaps `optimize`, and

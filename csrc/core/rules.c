@@ -1241,7 +1241,8 @@ done:
 /* Shared by the one-call paths ----------------------------------------- */
 
 /* Set *mode from strict, or from the filter's own strict when it is None.
- * Returns -1 with an exception set. */
+ * Returns -1 with an exception set, a TypeError for a strict other than
+ * True, False or None, as the package's general path raises. */
 static int
 plain_mode(scx_filter *self, PyObject *strict, int *mode)
 {
@@ -1252,8 +1253,14 @@ plain_mode(scx_filter *self, PyObject *strict, int *mode)
         truth = strict == NULL ? 0 : PyObject_IsTrue(strict);
         Py_XDECREF(strict);
     }
-    else
-        truth = PyObject_IsTrue(strict);
+    else if (strict == Py_True || strict == Py_False)
+        truth = strict == Py_True;
+    else {
+        PyErr_Format(PyExc_TypeError,
+                     "strict must be True, False or None (the filter's "
+                     "setting), not %R", strict);
+        return -1;
+    }
     if (truth < 0)
         return -1;
     *mode = truth ? SCX_MISSING_RAISE : SCX_MISSING_WARN;

@@ -16,9 +16,12 @@ from ._text import printable
 
 # The largest pid_t, a signed 32-bit int.
 PID_MAX = 2**31 - 1
-# A task's filters hold at most 32768 instructions, counting 4 extra per
-# filter (MAX_INSNS_PER_PATH in kernel/seccomp.c), so it has at most 6553.
-FILTER_INDEX_MAX = 32768 // 5 - 1
+# An upper bound on a filter's index in a task, not a prediction: the
+# kernel sums at most 32768 instructions over a task's filters, plus 4 per
+# filter (MAX_INSNS_PER_PATH in kernel/seccomp.c).  It counts each filter's
+# eBPF form, which is never shorter than the classic program of at least
+# one instruction, so no task has more than 6554 filters.
+FILTER_INDEX_MAX = (32768 + 4) // 5 - 1
 # Integer options longer than this are rejected before conversion, because
 # 2**64 has 20 decimal digits and int() raises for strings of over 4300.
 _MAX_INTEGER_CHARS = 100

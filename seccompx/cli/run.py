@@ -126,8 +126,9 @@ def parse_action(text: str) -> Action:
     key = text.strip().lower().replace("_", "-")
     if key in _ACTIONS:
         return _ACTIONS[key]
-    name, _, value = key.partition(":")
-    if name == "errno":
+    # The errno keeps its case, so that an error message shows it as given.
+    name, _, value = text.strip().partition(":")
+    if name.lower() == "errno":
         return ERRNO(_errno_value(value or "EPERM"))
     raise InvalidArgumentError(
         f"unknown action {text!r}: use kill-process, kill-thread, trap, "
@@ -147,13 +148,20 @@ def _errno_value(text: str) -> int:
     return number
 
 
-def _names(values: List[str]) -> List[str]:
-    return [
-        name.strip()
-        for value in values
-        for name in value.split(",")
-        if name.strip()
-    ]
+def _names(option: str, values: List[str]) -> List[str]:
+    """Split the comma-separated syscall names given to ``option``."""
+    names = []
+    for value in values:
+        for name in value.split(","):
+            name = name.strip()
+            if not name:
+                raise InvalidArgumentError(
+                    f"{option} {value!r} contains an empty syscall name: "
+                    "give one or more names separated by commas, such as "
+                    "read,write"
+                )
+            names.append(name)
+    return names
 
 
 def _overrides(args: argparse.Namespace) -> Dict[str, Tuple[str, Action]]:
@@ -165,7 +173,7 @@ def _overrides(args: argparse.Namespace) -> Dict[str, Tuple[str, Action]]:
         ("--deny", args.deny, ERRNO(errno.EPERM)),
         ("--kill", args.kill, KILL_PROCESS),
     ):
-        for name in _names(values):
+        for name in _names(option, values):
             earlier = chosen.setdefault(name, (option, action))[0]
             if earlier != option:
                 raise InvalidArgumentError(

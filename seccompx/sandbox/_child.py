@@ -49,12 +49,9 @@ def _load_error(err: int, thread: int = 0) -> LoadError:
             reason="no_new_privs",
         )
     if err == _errno.ENOMEM:
-        return LoadError(
-            "the kernel rejected the filter: with the filters already "
-            "loaded it exceeds the kernel's instruction limit per task",
-            err,
-            reason="too_large",
-        )
+        from ..program import _stacked_limit_message
+
+        return LoadError(_stacked_limit_message(None), err, reason="too_large")
     if err == _errno.EINVAL:
         return LoadError(
             "the kernel rejected the BPF program or a load flag (EINVAL); "

@@ -14,7 +14,7 @@ from typing import (
     Tuple,
 )
 
-from .. import _sandbox
+from .. import _bpf, _sandbox
 from .._actions import TRAP, Action, ActionKind
 from .._errors import (
     InvalidArgumentError,
@@ -204,9 +204,10 @@ def _prepare(filter: FilterLike, report: str) -> _Prepared:
             "or 'kill' (load the filter unchanged)"
         )
     original, flags, no_new_privs = _program_of(filter)
-    # Evaluating once checks every instruction on one path, so an invalid
-    # program fails here in the parent rather than in each child.
-    _sandbox.evaluate(original, 0, int(Arch.native()))
+    # The kernel's own checks, as Program.validate() runs them, so that an
+    # invalid program fails here in the parent, naming the instruction at
+    # fault, rather than as EINVAL in each child.
+    _bpf.check(original)
     program = _trap_program(original) if report == "trap" else original
     return _Prepared(program, original, flags, no_new_privs, report)
 
