@@ -1251,6 +1251,12 @@ for _general, _public in (
         _general.__code__ = _general.__code__.replace(co_name=_public)
 del _general, _public
 
+# Filter(default) and Filter(default, optimize=level) skip type.__call__,
+# which would pack the arguments into a new tuple and dict first
+# (csrc/core/entry.c explains why that matters).  Subclasses keep
+# type.__call__.
+_core._enable_vectorcall(Filter)
+
 
 def _returns_notify(program: bytes) -> bool:
     """Check whether a BPF program returns SECCOMP_RET_USER_NOTIF anywhere."""

@@ -699,3 +699,65 @@ def test_add_rules_errors_name_add_rules(args, kwargs, text):
     assert text in str(info.value)
     assert "_add_rules_general" not in str(info.value)
     f.close()
+
+
+# Filter(...) without type.__call__ -------------------------------------------
+
+
+@pytest.mark.parametrize("optimize", [None, 1, 2])
+def test_vectorcall_matches_general_path(optimize):
+    # strict=False is the default, but any keyword other than optimize
+    # takes type.__call__ and the Python initialiser.
+    fast = Filter(ERRNO(errno.EPERM), optimize=optimize)
+    general = Filter(ERRNO(errno.EPERM), optimize=optimize, strict=False)
+    for f in (fast, general):
+        f.allow("read", "write", "exit_group")
+    assert fast.export_bpf() == general.export_bpf()
+    assert fast.optimize == general.optimize
+    assert fast.strict is False
+    assert fast.tsync == general.tsync
+    fast.close()
+    general.close()
+
+
+def test_vectorcall_subclass_init_runs():
+    class Marked(Filter):
+        def __init__(self, *args, **keywords):
+            self.marker = "ran"
+            super().__init__(*args, **keywords)
+
+    f = Marked(KILL_PROCESS)
+    assert type(f) is Marked
+    assert f.marker == "ran"
+    assert f.default_action == KILL_PROCESS
+    f.close()
+
+
+def test_vectorcall_honours_reassigned_init(monkeypatch):
+    calls = []
+    original = Filter.__init__
+
+    def counting_init(self, *args, **keywords):
+        calls.append(args)
+        original(self, *args, **keywords)
+
+    monkeypatch.setattr(Filter, "__init__", counting_init)
+    f = Filter(KILL_PROCESS)
+    assert calls == [(KILL_PROCESS,)]
+    f.close()
+
+
+def test_vectorcall_general_path_errors():
+    with pytest.raises(TypeError, match=r"Filter\.__init__\(\) missing"):
+        Filter()
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'foo'"):
+        Filter(KILL_PROCESS, foo=1)
+    with pytest.raises(TypeError):
+        Filter(KILL_PROCESS, optimize="2")
+
+
+def test_enable_vectorcall_rejects_other_classes():
+    with pytest.raises(TypeError, match="derived from FilterBase"):
+        seccompx._core._enable_vectorcall(int)
+    with pytest.raises(TypeError, match="derived from FilterBase"):
+        seccompx._core._enable_vectorcall(object())

@@ -46,6 +46,8 @@ enum scx_filter_state {
 
 /* strict, _used, _rules and profile_report: see scx_filter. */
 #define SCX_NMEMBERS 4
+/* The index of strict in scx_state's member_names and member_descriptors. */
+#define SCX_MEMBER_STRICT 0
 
 /* Reading and writing the members of scx_filter: under the object's
  * critical section on a free-threaded build, as the member descriptors
@@ -227,6 +229,7 @@ int scx_enter(scx_filter *self);
 int scx_check_usable(scx_filter *self, const char *what);
 PyObject *scx_set_defaults(PyObject *module, PyObject *args);
 PyObject *scx_forget_defaults(PyObject *module, PyObject *unused);
+PyObject *scx_enable_vectorcall(PyObject *module, PyObject *cls);
 PyObject *scx_get_defaults_epoch(PyObject *module, PyObject *unused);
 void scx_get_defaults(scx_state *st, scx_defaults *out);
 int scx_kind_listed(const scx_defaults *d, uint32_t action);

@@ -126,7 +126,16 @@ strict_value(scx_filter *self, scx_state *st, PyObject *strict)
         Py_INCREF(strict);
         return strict;
     }
-    own = PyObject_GetAttr((PyObject *)self, st->str_strict);
+    /* Read the member itself while the type's attribute is that member:
+     * getattr writes to the descriptor's reference count, which costs a
+     * page fault in a freshly forked child. */
+    if (_PyType_Lookup(Py_TYPE(self), st->member_names[SCX_MEMBER_STRICT])
+        == st->member_descriptors[SCX_MEMBER_STRICT])
+        own = scx_get_member(self, &self->strict);
+    else
+        own = NULL;
+    if (own == NULL)
+        own = PyObject_GetAttr((PyObject *)self, st->str_strict);
     if (own == NULL)
         return NULL;
     truth = PyObject_IsTrue(own);
@@ -179,6 +188,103 @@ general:
         return -1;
     Py_DECREF(result);
     return 0;
+}
+
+/* Call type.__call__(callable, *args, **keywords), as CPython does for a
+ * class without tp_vectorcall. */
+static PyObject *
+call_type(PyObject *callable, PyObject *const *args, size_t nargsf,
+          PyObject *kwnames)
+{
+    Py_ssize_t i, nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *positional, *keywords = NULL, *result = NULL;
+
+    positional = PyTuple_New(nargs);
+    if (positional == NULL)
+        return NULL;
+    for (i = 0; i < nargs; i++) {
+        Py_INCREF(args[i]);
+        PyTuple_SET_ITEM(positional, i, args[i]);
+    }
+    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) {
+        keywords = PyDict_New();
+        if (keywords == NULL)
+            goto done;
+        for (i = 0; i < PyTuple_GET_SIZE(kwnames); i++) {
+            if (PyDict_SetItem(keywords, PyTuple_GET_ITEM(kwnames, i),
+                               args[nargs + i]) < 0)
+                goto done;
+        }
+    }
+    result = PyType_Type.tp_call(callable, positional, keywords);
+
+done:
+    Py_DECREF(positional);
+    Py_XDECREF(keywords);
+    return result;
+}
+
+/*
+ * Filter(default) and Filter(default, optimize=level) without
+ * type.__call__.  CPython calls a class through its tp_vectorcall when
+ * that is set, and otherwise packs the arguments into a tuple and a dict
+ * for type.__call__, which in a freshly forked child writes to several
+ * more pages.  _enable_vectorcall() sets this on seccompx.Filter.
+ * tp_vectorcall is never inherited, so a subclass keeps type.__call__,
+ * and a class whose __new__ or __init__ was reassigned has other slots
+ * and takes type.__call__ here too.
+ */
+static PyObject *
+entry_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
+                 PyObject *kwnames)
+{
+    PyTypeObject *type = (PyTypeObject *)callable;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *optimize = Py_None, *self, *result;
+    scx_state *st;
+    int done;
+
+    st = scx_state_from_type(type);
+    if (st == NULL)
+        return NULL;
+    if (type->tp_new != st->filter_base_type->tp_new
+        || type->tp_init != (initproc)entry_init || nargs != 1
+        || !only_keyword(args, nargs, kwnames, st->str_optimize, &optimize))
+        return call_type(callable, args, nargsf, kwnames);
+
+    self = type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    done = scx_init_default((scx_filter *)self, args[0], NULL, optimize);
+    if (done == 0) {
+        result = call_general((scx_filter *)self, st->str_init_general,
+                              args, nargsf, kwnames);
+        done = result == NULL ? -1 : 1;
+        Py_XDECREF(result);
+    }
+    if (done < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return self;
+}
+
+/* _enable_vectorcall(cls): let Filter(...) reach entry_vectorcall(). */
+PyObject *
+scx_enable_vectorcall(PyObject *module, PyObject *cls)
+{
+    scx_state *st = scx_get_state(module);
+    PyTypeObject *type = (PyTypeObject *)cls;
+
+    if (!PyType_Check(cls) || !PyType_HasFeature(type, Py_TPFLAGS_HEAPTYPE)
+        || !PyType_IsSubtype(type, st->filter_base_type)) {
+        PyErr_Format(PyExc_TypeError,
+                     "_enable_vectorcall() takes a class derived from "
+                     "FilterBase, not %R", cls);
+        return NULL;
+    }
+    type->tp_vectorcall = entry_vectorcall;
+    Py_RETURN_NONE;
 }
 
 /* allow() takes its arguments as a tuple, not a vector, so that

@@ -478,6 +478,9 @@ PyMethodDef scx_resolve_methods[] = {
      "epoch)\n\nRecord the secure defaults of Filter(default) for its fast "
      "path, unless _forget_defaults() ran since _defaults_epoch() returned "
      "epoch."},
+    {"_enable_vectorcall", scx_enable_vectorcall, METH_O,
+     "_enable_vectorcall(cls)\n\nLet calls of cls, a subclass of FilterBase, "
+     "skip type.__call__."},
     {"_forget_defaults", scx_forget_defaults, METH_NOARGS,
      "_forget_defaults()\n\nDrop the recorded defaults, because "
      "actions_available() may return a new list."},
