@@ -357,6 +357,24 @@ def test_wait_timeout_expires():
     assert process.wait(timeout=30) == -signal.SIGKILL
 
 
+def test_wait_opens_pidfd_only_for_timeout():
+    # A wait without a timeout blocks in waitpid, so spawn() does not open
+    # a pidfd for it; a wait with one opens it then.
+    quick = spawn(["true"], filter=deny("socket"))
+    assert quick._watcher.fd is None
+    assert quick.wait() == 0
+    assert quick._watcher.fd is None
+    slow = spawn(["sleep", "30"], filter=deny("socket"))
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            slow.wait(timeout=0.1)
+        if hasattr(os, "pidfd_open"):
+            assert slow._watcher.fd is not None
+    finally:
+        slow.kill()
+    assert slow.wait(timeout=30) == -signal.SIGKILL
+
+
 def test_run_program_timeout_kills():
     with pytest.raises(subprocess.TimeoutExpired):
         run_program(["sleep", "30"], filter=deny("socket"), timeout=0.3)

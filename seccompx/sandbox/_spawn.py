@@ -85,7 +85,7 @@ class Process:
         self.stdout = stdout
         self.stderr = stderr
         self.returncode: Optional[int] = None
-        self._watcher = _ChildWatcher(pid)
+        self._watcher = _ChildWatcher(pid, open_now=False)
         self._lock = threading.Lock()
         self._chunks: Dict[int, List[bytes]] = {}
 
@@ -350,6 +350,8 @@ def _kept_fds(pass_fds: Iterable[int]) -> Tuple[int, ...]:
             "pass_fds must be an iterable of file descriptors, not "
             f"{type(pass_fds).__name__}"
         )
+    if pass_fds == ():
+        return ()
     descriptors = set()
     for fd in pass_fds:
         if isinstance(fd, bool) or not isinstance(fd, int):
@@ -528,7 +530,7 @@ def spawn(
     environment = _environment(env)
     directory = _fsencode_arg(cwd, "cwd") if cwd is not None else None
     keep = _kept_fds(pass_fds)
-    exec_check = (resolve_syscall("execve"), int(Arch.native()))
+    exec_check = _exec_check()
     stdio = _Stdio()
     try:
         for slot, spec in enumerate((stdin, stdout, stderr)):
@@ -569,6 +571,20 @@ def spawn(
         streams[1],
         streams[2],
     )
+
+
+_exec_check_cache: Optional[Tuple[int, int]] = None
+
+
+def _exec_check() -> Tuple[int, int]:
+    """Return execve's number and the native architecture's token, which
+    the child checks the filter with before it starts the program.  Both
+    are fixed for the process, and looking them up on each spawn() costs
+    microseconds right after a child ran, when the caches are cold."""
+    global _exec_check_cache
+    if _exec_check_cache is None:
+        _exec_check_cache = (resolve_syscall("execve"), int(Arch.native()))
+    return _exec_check_cache
 
 
 def _argv(args: Union[Argument, Sequence[Argument]]) -> Tuple[bytes, ...]:

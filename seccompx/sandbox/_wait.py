@@ -27,14 +27,23 @@ _MAX_WAIT = 86400.0
 class _ChildWatcher:
     """Wait for one child, through a pidfd where the kernel has them."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, open_now: bool = True) -> None:
+        """Watch the child ``pid``.  With ``open_now`` False the pidfd is
+        opened only when a wait with a deadline needs it: a wait without
+        one blocks in waitpid, and opening costs two syscalls."""
         self.pid = pid
         self.status: Optional[int] = None
         self.fd: Optional[int] = None
+        if open_now:
+            self._open()
+
+    def _open(self) -> None:
+        # Safe while the child is not reaped, because only this watcher
+        # reaps it and its pid cannot be reused before.
         pidfd_open = getattr(os, "pidfd_open", None)
-        if pidfd_open is not None:
+        if pidfd_open is not None and self.fd is None:
             try:
-                self.fd = pidfd_open(pid)
+                self.fd = pidfd_open(self.pid)
             except OSError:
                 self.fd = None
 
@@ -62,6 +71,7 @@ class _ChildWatcher:
             else:
                 return self.status
         while self.poll() is None:
+            self._open()
             remaining = _remaining(deadline)
             if remaining is not None and remaining <= 0:
                 return None
