@@ -608,7 +608,9 @@ def refused(results: List[Any]) -> bool:
 def test_random_programs_match():
     rng = random.Random(20240611)
     compared = 0
-    for _ in range(250):
+    # About 60% of the programs reach the comparison: the rest crash the
+    # official module or hit a refusal that docs/compat.md lists.
+    for _ in range(320):
         calls = random_program(rng)
         theirs = official_in_child(calls)
         if theirs is None:
