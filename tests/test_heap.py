@@ -29,6 +29,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import pytest
 
 from childproc import report, run_in_child
+import seccompx
 from seccompx import ALLOW, ERRNO, KILL_PROCESS, Action, Arg, Comparison, Filter, _core
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -405,3 +406,33 @@ def test_child_builds_on_fresh_slab() -> None:
     assert result.exitcode == 0, result
     assert result.text == "new slabs: 1\nfallbacks: 0\nblocks back: True\n", result
     assert heap_stats()["regions"] == parent["regions"]
+
+
+def test_rule_store_stays_in_allocator() -> None:
+    # A store of 360 rules fills most of the allocator's largest block
+    # (64 KiB).  Adding 30 more must not double it into a 128 KiB block,
+    # which only the C library serves: the move would copy the whole store
+    # onto new pages.
+    settle()
+    from seccompx._errors import _known_syscall_names
+
+    names = []
+    for name in sorted(_known_syscall_names(seccompx.Arch.native().libseccomp_name)):
+        if name in ("ioctl", "exit", "exit_group") or seccompx.resolve_syscall(name) < 0:
+            continue
+        names.append(name)
+    assert len(names) >= 360
+    f = Filter(default=KILL_PROCESS)
+    f.allow(*names[:360])
+    before = heap_stats()
+    f.add_rules(
+        [(ERRNO(errno.EPERM), "ioctl", (Arg(1) == REQUEST_BASE + value,))
+         for value in range(30)]
+    )
+    after = heap_stats()
+    # The new rules only add blocks: a store that moved out would take
+    # its 64 KiB block back from the allocator's live bytes.
+    assert after["bytes"] > before["bytes"]
+    assert after["fallbacks"] == before["fallbacks"]
+    f.export_bpf()
+    f.close()
