@@ -761,3 +761,41 @@ def test_enable_vectorcall_rejects_other_classes():
         seccompx._core._enable_vectorcall(int)
     with pytest.raises(TypeError, match="derived from FilterBase"):
         seccompx._core._enable_vectorcall(object())
+
+
+def test_subclass_getattribute_strict_honoured():
+    # allow() and add_rules() must see strict as getattr reports it, even
+    # when a subclass computes it in __getattribute__.
+    class StrictByLookup(Filter):
+        def __getattribute__(self, name):
+            if name == "strict":
+                return True
+            return super().__getattribute__(name)
+
+    native = Arch.native()
+    other = Arch.AARCH64 if native is not Arch.AARCH64 else Arch.X86_64
+    f = StrictByLookup(KILL_PROCESS, arches=[native, other])
+    missing = "open" if native is Arch.X86_64 else "fork"
+    with pytest.raises(seccompx.UnknownSyscallError):
+        f.allow(missing)
+    with pytest.raises(seccompx.UnknownSyscallError):
+        f.add_rules([(ALLOW, missing)])
+    assert f.rule_count == 0
+    f.close()
+
+
+def test_subclass_setattr_sees_initial_members():
+    Filter(KILL_PROCESS).close()
+    assert fast_path_ready(KILL_PROCESS)
+    seen = []
+
+    class Watching(Filter):
+        def __setattr__(self, name, value):
+            seen.append(name)
+            super().__setattr__(name, value)
+
+    f = Watching(KILL_PROCESS)
+    assert "strict" in seen
+    assert "_used" in seen
+    assert f.strict is False
+    f.close()

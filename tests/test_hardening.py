@@ -540,8 +540,35 @@ OVERLAPS = [
     ("two masks", (ERRNO(1), (Arg(2).masked_eq(0xF0, 0x10),)),
      (ERRNO(2), (Arg(2).masked_eq(0x0F, 0x01),)), "argument 2 equal to 0x11"),
     ("extra argument", (ERRNO(1), (Arg(1).masked_eq(0xFF, 3),)),
-     (ERRNO(2), (Arg(1) == 0x203, Arg(4) == 9)), "argument 1 equal to 0x203"),
+     (ERRNO(2), (Arg(1) == 0x203, Arg(4) == 9)),
+     "argument 1 equal to 0x203 and argument 4 equal to 0x9"),
+    ("two arguments",
+     (ERRNO(1), (Arg(0).masked_eq(0xF, 1), Arg(1).masked_eq(0xF, 2))),
+     (ERRNO(2), (Arg(0).masked_eq(0xF0, 0x10), Arg(1).masked_eq(0xF0, 0x20))),
+     "argument 0 equal to 0x11 and argument 1 equal to 0x22"),
 ]
+
+
+def _comparison_matches(comparison: Any, value: int) -> bool:
+    datum = comparison.datum_a
+    return {
+        seccompx.Op.EQ: lambda: value == datum,
+        seccompx.Op.NE: lambda: value != datum,
+        seccompx.Op.LT: lambda: value < datum,
+        seccompx.Op.LE: lambda: value <= datum,
+        seccompx.Op.GT: lambda: value > datum,
+        seccompx.Op.GE: lambda: value >= datum,
+        seccompx.Op.MASKED_EQ: lambda: value & datum == comparison.datum_b,
+    }[comparison.op]()
+
+
+def _call_in_message(message: str) -> List[int]:
+    """Return the six arguments of the call an overlap error names; the
+    arguments it leaves out are 0."""
+    args = [0] * 6
+    for index, value in re.findall(r"argument (\d) equal to (0x[0-9a-f]+)", message):
+        args[int(index)] = int(value, 16)
+    return args
 
 
 @pytest.mark.parametrize("name,first,second,value", OVERLAPS,
@@ -557,6 +584,9 @@ def test_overlapping_rule_rejected(name, first, second, value):
     assert repr(first[0]) in message
     assert repr(second[0]) in message
     assert value in message
+    call = _call_in_message(message)
+    for comparisons in (first[1], second[1]):
+        assert all(_comparison_matches(c, call[c.arg]) for c in comparisons), call
     assert f.rule_count == 1
     f.close()
 

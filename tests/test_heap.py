@@ -436,3 +436,27 @@ def test_rule_store_stays_in_allocator() -> None:
     assert after["fallbacks"] == before["fallbacks"]
     f.export_bpf()
     f.close()
+
+
+def test_small_filter_loop_keeps_slabs() -> None:
+    # libseccomp grows each filter's program buffer with realloc().  A
+    # block grown in place must not leave its small class short every
+    # time, or a loop of small filters claims slab after slab.
+    settle()
+
+    def build_small() -> None:
+        f = Filter(ERRNO(errno.EPERM))
+        f.allow("read", "write", "close")
+        f.add_rule(ALLOW, "ioctl", Arg(1) == 5)
+        f.compile()
+        f.close()
+
+    for _ in range(100):
+        build_small()
+    settled = heap_stats()
+    for _ in range(20000):
+        build_small()
+    end = heap_stats()
+    assert end["regions"] == settled["regions"]
+    assert end["fallbacks"] == settled["fallbacks"]
+    assert end["blocks"] == settled["blocks"]

@@ -126,11 +126,14 @@ strict_value(scx_filter *self, scx_state *st, PyObject *strict)
         Py_INCREF(strict);
         return strict;
     }
-    /* Read the member itself while the type's attribute is that member:
-     * getattr writes to the descriptor's reference count, which costs a
-     * page fault in a freshly forked child. */
-    if (_PyType_Lookup(Py_TYPE(self), st->member_names[SCX_MEMBER_STRICT])
-        == st->member_descriptors[SCX_MEMBER_STRICT])
+    /* Read the member itself while getattr would find that member: the
+     * type's attribute lookup is the generic one and its attribute is the
+     * member.  getattr writes to the descriptor's reference count, which
+     * costs a page fault in a freshly forked child.  A subclass with its
+     * own __getattribute__ or __getattr__ gets getattr. */
+    if (Py_TYPE(self)->tp_getattro == PyObject_GenericGetAttr
+        && _PyType_Lookup(Py_TYPE(self), st->member_names[SCX_MEMBER_STRICT])
+           == st->member_descriptors[SCX_MEMBER_STRICT])
         own = scx_get_member(self, &self->strict);
     else
         own = NULL;

@@ -17,6 +17,11 @@
 
 #include "structmember.h"
 
+/* Python 3.9's structmember.h names this flag READ_RESTRICTED only. */
+#ifndef PY_AUDIT_READ
+#define PY_AUDIT_READ READ_RESTRICTED
+#endif
+
 static int filter_clear(scx_filter *self);
 
 scx_state *
@@ -522,8 +527,11 @@ scx_init_default(scx_filter *self, PyObject *action, PyObject *available,
         || d.level != seccomp_api_get())
         return 0;
     /* A subclass that defines one of the members itself would read its own
-     * value while this sets the member, so it takes the general path,
-     * which sets them as attributes. */
+     * value while this sets the member, and one with its own __setattr__
+     * would not see the members set, so both take the general path, which
+     * sets them as attributes. */
+    if (Py_TYPE(self)->tp_setattro != PyObject_GenericSetAttr)
+        return 0;
     for (i = 0; i < SCX_NMEMBERS; i++) {
         /* A borrowed lookup through the type's cache: taking a reference
          * would write to each descriptor, a page fault in a fresh child. */

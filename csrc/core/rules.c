@@ -389,14 +389,11 @@ same_comparison(const struct scmp_arg_cmp *x, const struct scmp_arg_cmp *y)
  * comparisons, and on at least one such argument the comparisons differ.
  * libseccomp 2.5.4 then gives those calls the action of the rule added
  * first: {Arg(0).masked_eq(0xff, 1)} then {Arg(0) == 0x101} never applies
- * the second rule's action, while the opposite order does.  On success,
- * *arg and *witness name an argument value that both rules match.
- * Arguments that only one rule compares, and ranges, are left to the
- * other checks.
+ * the second rule's action, while the opposite order does.  Arguments
+ * that only one rule compares, and ranges, are left to the other checks.
  */
 static int
-rules_overlap(const scx_rule *a, const scx_rule *b, unsigned int *arg,
-              uint64_t *witness)
+rules_overlap(const scx_rule *a, const scx_rule *b)
 {
     unsigned int i, j;
     int differs = 0;
@@ -417,10 +414,6 @@ rules_overlap(const scx_rule *a, const scx_rule *b, unsigned int *arg,
          * value_x | value_y then satisfies both. */
         if (((value_x ^ value_y) & mask_x & mask_y) != 0)
             return 0;
-        if (!differs) {
-            *arg = x->arg;
-            *witness = value_x | value_y;
-        }
         differs = 1;
     }
     return differs;
@@ -508,13 +501,9 @@ rules_inexact_clash(const scx_rule *a, const scx_rule *b)
 static int
 rules_clash(const scx_rule *a, const scx_rule *b)
 {
-    unsigned int arg;
-    uint64_t witness;
-
     if (rules_conflict(a, b))
         return CHECK_CONFLICT;
-    if (a->nr == b->nr && a->action != b->action
-        && rules_overlap(a, b, &arg, &witness))
+    if (a->nr == b->nr && a->action != b->action && rules_overlap(a, b))
         return CHECK_OVERLAP;
     if (rules_miscompile(a, b))
         return CHECK_MISCOMPILED;
@@ -733,26 +722,92 @@ raise_miscompiled(scx_state *st, const pending_rule *p,
                      "== comparisons", p->syscall, mine, where, theirs);
 }
 
-/* Raise the error for two rules that rules_overlap() found, naming an
- * argument value that both match. */
+/* Return a value that the one comparison cmp matches.  LT 0 and GT
+ * 2**64-1 never match and are rejected when parsed. */
+static uint64_t
+value_matching(const struct scmp_arg_cmp *cmp)
+{
+    switch (cmp->op) {
+    case SCMP_CMP_NE:
+        return cmp->datum_a == 0 ? 1 : 0;
+    case SCMP_CMP_LT:
+    case SCMP_CMP_LE:
+        return 0;
+    case SCMP_CMP_GT:
+    case SCMP_CMP_GE:
+        return UINT64_MAX;
+    case SCMP_CMP_MASKED_EQ:
+        return cmp->datum_b;
+    default:
+        return cmp->datum_a;
+    }
+}
+
+static const struct scmp_arg_cmp *
+comparison_of(const scx_rule *rule, unsigned int arg)
+{
+    unsigned int i;
+
+    for (i = 0; i < rule->count; i++) {
+        if (rule->cmps[i].arg == arg)
+            return &rule->cmps[i];
+    }
+    return NULL;
+}
+
+/* Write the argument values of a call that both rules match, for two
+ * rules that rules_overlap() accepts: "argument 0 equal to 0x11 and
+ * argument 1 equal to 0x22".  Every argument either rule compares is
+ * named, because a call must satisfy all of them. */
+static void
+format_shared_call(const scx_rule *a, const scx_rule *b, char *buffer,
+                   size_t size)
+{
+    unsigned int arg, named = 0, total = 0;
+    size_t used = 0;
+
+    for (arg = 0; arg < SCX_MAX_ARGS; arg++)
+        total += comparison_of(a, arg) != NULL || comparison_of(b, arg) != NULL;
+    buffer[0] = '\0';
+    for (arg = 0; arg < SCX_MAX_ARGS && used < size; arg++) {
+        const struct scmp_arg_cmp *x = comparison_of(a, arg);
+        const struct scmp_arg_cmp *y = comparison_of(b, arg);
+        uint64_t mask_x, mask_y, value_x, value_y, value;
+        const char *separator;
+
+        if (x == NULL && y == NULL)
+            continue;
+        if (x != NULL && y != NULL && !same_comparison(x, y)
+            && equality_form(x, &mask_x, &value_x)
+            && equality_form(y, &mask_y, &value_y))
+            value = value_x | value_y;
+        else
+            value = value_matching(x != NULL ? x : y);
+        separator = named == 0 ? "" : named + 1 == total ? " and " : ", ";
+        used += (size_t)snprintf(buffer + used, size - used,
+                                 "%sargument %u equal to 0x%llx", separator,
+                                 arg, (unsigned long long)value);
+        named++;
+    }
+}
+
+/* Raise the error for two rules that rules_overlap() found, naming the
+ * arguments of a call that both match. */
 static PyObject *
 raise_overlap(scx_state *st, const pending_rule *p,
               const check_result *result, const char *mine,
               const char *theirs, const char *where)
 {
-    unsigned int arg = 0;
-    uint64_t witness = 0;
-    char value[24];
+    char call[256];
 
-    rules_overlap(&p->rule, &result->other, &arg, &witness);
-    snprintf(value, sizeof(value), "0x%llx", (unsigned long long)witness);
+    format_shared_call(&p->rule, &result->other, call, sizeof(call));
     return scx_raise(st->InvalidArgumentError, EEXIST,
                      "rule for %R (%s) and %s for the same syscall (%s) "
                      "have different actions but both match calls with "
-                     "argument %u equal to %s; libseccomp gives such calls "
-                     "the action of the rule added first, so make the "
-                     "comparisons exclude each other or give the rules one "
-                     "action", p->syscall, mine, where, theirs, arg, value);
+                     "%s; libseccomp gives such calls the action of the "
+                     "rule added first, so make the comparisons exclude "
+                     "each other or give the rules one action",
+                     p->syscall, mine, where, theirs, call);
 }
 
 static PyObject *

@@ -215,12 +215,18 @@ header_of(void *block)
 
 /* Return the header of a block of ours that is in use, or abort.  Any
  * other header means a bad pointer or a second free, and going on would
- * corrupt the heap, so glibc's malloc aborts in that case too. */
+ * corrupt the heap, so glibc's malloc aborts in that case too.  A pointer
+ * too close to the start of the range for a header, or not aligned as
+ * blocks are, is bad without reading anything. */
 static block_header *
 checked_header(void *block)
 {
-    block_header *header = header_of(block);
+    block_header *header;
 
+    if ((char *)block < heap.base + HEADER_SIZE
+        || (uintptr_t)block % HEADER_SIZE != 0)
+        abort();
+    header = header_of(block);
     if (header->magic != HEADER_MAGIC || header->class_index >= NCLASSES
         || !header->in_use)
         abort();
@@ -320,9 +326,13 @@ __wrap_free(void *block)
 }
 
 /* With the lock held: grow `header`'s block to class `index` in place,
- * when it is the last block cut from the current slab and the slab has
- * room.  Returns whether it did.  The bytes it takes over were
- * never handed out.  gen_bpf_generate() grows its program this way. */
+ * when it is the last block cut from the current slab, the slab has room
+ * and class `index` has no free block.  Returns whether it did.  The
+ * bytes it takes over were never handed out.  gen_bpf_generate() grows
+ * its program this way.  A free block of the larger class is used
+ * instead when there is one, because each block grown in place leaves
+ * its small class short by one, and building filters in a loop would
+ * otherwise keep cutting fresh blocks of that class from new slabs. */
 static int
 grow_in_place(block_header *header, size_t index)
 {
@@ -330,7 +340,8 @@ grow_in_place(block_header *header, size_t index)
                       + class_size[header->class_index];
     size_t extra = class_size[index] - class_size[header->class_index];
 
-    if (block_end != heap.next || (size_t)(heap.limit - heap.next) < extra)
+    if (heap.free_lists[index] != NULL || block_end != heap.next
+        || (size_t)(heap.limit - heap.next) < extra)
         return 0;
     heap.next += extra;
     heap.stats.bytes += extra;

@@ -1216,6 +1216,19 @@ free_inside_block(void *unused)
 }
 
 static void
+free_misaligned(void *unused)
+{
+    unsigned char *block = malloc(200);
+    void *volatile inside;
+
+    (void)unused;
+    CHECK(block != NULL, "malloc(200) returned NULL");
+    fill(block, 200, 13);
+    inside = block + 8;
+    free(inside);
+}
+
+static void
 check_aborts(void (*body)(void *), const char *what)
 {
     int status = status_of_child(body, NULL);
@@ -1229,6 +1242,7 @@ test_bad_free_aborts(void)
 {
     check_aborts(free_twice, "double free");
     check_aborts(free_inside_block, "free of a pointer inside a block");
+    check_aborts(free_misaligned, "free of a misaligned pointer");
 }
 
 /* realloc() grows the newest block of the slab in place, which keeps a
@@ -1263,6 +1277,56 @@ static void
 test_realloc_grows_newest_block(void)
 {
     check_exit_0(status_of_child(grow_last_block, NULL), "grow in place");
+}
+
+/* Grow a small block to a large class and free it, many times over, as
+ * building filters in a loop does with libseccomp's program buffer.  The
+ * large class's free block must be used again.  Growing every new small
+ * block in place instead leaves the small class short each round, so
+ * each round cuts fresh memory, and a workload that also claims slabs
+ * for other requests keeps claiming them. */
+#define GROWTH_ROUNDS 200000
+
+static void
+grow_and_free_in_loop(void *unused)
+{
+    scx_heap_stats start = heap_stats(), settled = start;
+    unsigned char *block;
+    uintptr_t reused = 0;
+    size_t i;
+
+    (void)unused;
+    for (i = 0; i < GROWTH_ROUNDS; i++) {
+        block = malloc(24);
+        CHECK(block != NULL, "malloc(24) returned NULL in round %zu", i);
+        fill(block, 24, (unsigned int)i);
+        block = resize(block, 24, 2000, (unsigned int)i);
+        /* Round 0 grows its block in place; every later round gets that
+         * block back from the free list. */
+        if (i == 1)
+            reused = (uintptr_t)block;
+        else if (i > 1)
+            CHECK((uintptr_t)block == reused, "round %zu grew a new block "
+                  "%p instead of reusing the free block %#zx", i,
+                  (void *)block, (size_t)reused);
+        free(block);
+        if (i == 10)
+            settled = heap_stats();
+    }
+    CHECK(heap_stats().regions == settled.regions, "%d rounds of malloc, "
+          "realloc and free claimed %zu more slabs", GROWTH_ROUNDS,
+          heap_stats().regions - settled.regions);
+    CHECK(heap_stats().fallbacks == start.fallbacks, "%zu requests fell back "
+          "to the C library", heap_stats().fallbacks - start.fallbacks);
+    check_all_freed(start, __LINE__);
+}
+
+/* In a child, whose free lists start empty, as a forked worker's do. */
+static void
+test_realloc_loop_reuses_blocks(void)
+{
+    check_exit_0(status_of_child(grow_and_free_in_loop, NULL),
+                 "realloc loop");
 }
 
 /* Running out of regions ----------------------------------------------------
@@ -1373,6 +1437,7 @@ static const test_case tests[] = {
     {"grandchild", test_grandchild_keeps_child_blocks},
     {"bad free", test_bad_free_aborts},
     {"realloc grows newest block", test_realloc_grows_newest_block},
+    {"realloc loop reuses blocks", test_realloc_loop_reuses_blocks},
     {"fallback", test_fallback_when_regions_run_out},
 };
 
