@@ -54,6 +54,7 @@ from ._filter import (
     api_level,
     libseccomp_build_version,
     libseccomp_version,
+    _import_submodule,
     resolve_syscall,
     set_api_level,
     syscall_name,
@@ -75,14 +76,13 @@ _SUBMODULES = frozenset(
 def __getattr__(name: str) -> object:
     # Program pulls in the disassembler and the audit, which cost more at
     # start-up than the rest of the package, so import it on first use.
+    # Through the same lock as the package's other first imports, so that
+    # a fork() in another thread cannot leave a child waiting on the
+    # module's import lock (seccompx/_filter.py explains).
     if name == "Program":
-        from .program import Program
-
-        return Program
+        return _import_submodule("program").Program
     if name in _SUBMODULES:
-        import importlib
-
-        return importlib.import_module(f".{name}", __name__)
+        return _import_submodule(name)
     raise AttributeError(f"module 'seccompx' has no attribute {name!r}")
 
 

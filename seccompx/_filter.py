@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import _thread
 import errno as _errno
 import functools
+import importlib as _importlib
 import os
 import sys as _sys
 import warnings
@@ -72,17 +74,45 @@ MAX_INSTRUCTIONS = 4096
 # in its eBPF form, plus 4 per filter; see program.py.
 MAX_STACKED_INSTRUCTIONS = 32768
 
-# program._compiled once imported.  The package imports program.py on
-# first use, and a module global spares compile() the import statement's
-# work, which touches several objects and so costs page faults in a freshly
-# forked child.
+# The package imports program, groups and profile on first use, to keep
+# `import seccompx` fast.  A thread that imports a module holds that
+# module's import lock, and a child forked meanwhile inherits the lock held
+# by a thread it does not have, so the child's own first use of the module
+# waits forever.  The first uses therefore import under this lock, which a
+# fork handler holds across os.fork(), so that no fork happens in the
+# middle of one.  It is reentrant because a submodule's import may need
+# another.
+_submodule_lock = _thread.RLock()
+
+
+def _import_submodule(name: str) -> Any:
+    """Import seccompx.``name`` as a first use, safely for fork()."""
+    with _submodule_lock:
+        return _importlib.import_module(f"seccompx.{name}")
+
+
+def _renew_submodule_lock() -> None:
+    # The forking thread held the lock, and it is the child's only thread.
+    global _submodule_lock
+    _submodule_lock = _thread.RLock()
+
+
+os.register_at_fork(
+    before=lambda: _submodule_lock.acquire(),
+    after_in_parent=lambda: _submodule_lock.release(),
+    after_in_child=_renew_submodule_lock,
+)
+
+# program._compiled once imported.  A module global spares compile() the
+# import statement's work, which touches several objects and so costs page
+# faults in a freshly forked child.
 _compiled_program: Optional[Callable[[bytes, Tuple[int, ...]], "Program"]] = None
 
 
 def _import_compiled_program() -> Callable[[bytes, Tuple[int, ...]], "Program"]:
     global _compiled_program
-    from .program import _compiled
-
+    with _submodule_lock:
+        from .program import _compiled
     _compiled_program = _compiled
     return _compiled
 
@@ -809,8 +839,8 @@ class Filter(_core.FilterBase):
         skipped quietly; see :mod:`seccompx.groups`.  Returns the number of
         rules added.
         """
-        from .groups import add_groups
-
+        with _submodule_lock:
+            from .groups import add_groups
         self._check_not_loaded()
         return add_groups(self, groups, _action_value(ALLOW))
 
@@ -818,8 +848,8 @@ class Filter(_core.FilterBase):
         self, *groups: str, action: ActionLike = ERRNO(_errno.EPERM)
     ) -> int:
         """Apply ``action`` (by default ``ERRNO(EPERM)``) to the groups."""
-        from .groups import add_groups
-
+        with _submodule_lock:
+            from .groups import add_groups
         self._check_not_loaded()
         return add_groups(self, groups, _action_value(action))
 
@@ -1060,8 +1090,8 @@ class Filter(_core.FilterBase):
                 thread=thread,
             )
         if err == _errno.ENOMEM:
-            from .program import _stacked_limit_message
-
+            with _submodule_lock:
+                from .program import _stacked_limit_message
             return LoadError(
                 _stacked_limit_message(None), err, reason="too_large"
             )
@@ -1150,8 +1180,8 @@ class Filter(_core.FilterBase):
         ``strict=True`` also for unknown syscall names and anything that
         would be a warning.  docs/profiles.md describes every field.
         """
-        from .profile import build_filter
-
+        with _submodule_lock:
+            from .profile import build_filter
         return build_filter(
             cls,
             profile,
@@ -1172,8 +1202,8 @@ class Filter(_core.FilterBase):
         the result with from_profile() gives the same BPF program when this
         filter came from from_profile() itself.
         """
-        from .profile import dump
-
+        with _submodule_lock:
+            from .profile import dump
         profile = dump(self)
         self._mark_used()
         return profile

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
+import sys
+import textwrap
 import threading
 import warnings
 from typing import Any, Callable, Dict, List
@@ -231,3 +234,52 @@ def test_filter_built_before_threads_loads_in_children():
         warnings.simplefilter("ignore", DeprecationWarning)
         result = run_in_child(body, timeout=60)
     assert result.exitcode == 0, result
+
+
+# A fresh interpreter per attempt, so that seccompx.program is not imported
+# yet: a thread's first compile() imports it while the main thread forks.
+# The child's own compile() must not wait on the import lock the thread
+# held at the fork.  Prints the number of children that hung.
+FIRST_IMPORT_RACE = textwrap.dedent(
+    """
+    import os, signal, threading, time
+    import seccompx
+
+    def build():
+        f = seccompx.Filter(seccompx.ERRNO(1))
+        f.allow("read")
+        f.compile()
+
+    thread = threading.Thread(target=build)
+    thread.start()
+    time.sleep(DELAY)
+    pid = os.fork()
+    if pid == 0:
+        build()
+        os._exit(0)
+    thread.join()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            print(0)
+            break
+        time.sleep(0.01)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        print(1)
+    """
+)
+
+
+def test_fork_during_first_import_does_not_hang():
+    hung = 0
+    for attempt in range(8):
+        script = FIRST_IMPORT_RACE.replace("DELAY", str(0.001 * (attempt % 4)))
+        result = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True,
+            timeout=60, check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        hung += int(result.stdout)
+    assert hung == 0
