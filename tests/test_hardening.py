@@ -500,7 +500,6 @@ def test_shadowed_rule_in_one_batch_rejected(name, first, second):
 NON_CONFLICTS = [
     ("same action twice", (ERRNO(1), ()), (ERRNO(1), ())),
     ("same action, narrower", (ERRNO(1), ()), (ERRNO(1), (Arg(0) == 1,))),
-    ("different arguments", (ERRNO(1), (Arg(0) == 1,)), (ERRNO(2), (Arg(1) == 2,))),
     ("different values", (ERRNO(1), (Arg(0) == 1,)), (ERRNO(2), (Arg(0) == 2,))),
 ]
 
@@ -542,6 +541,14 @@ OVERLAPS = [
     ("extra argument", (ERRNO(1), (Arg(1).masked_eq(0xFF, 3),)),
      (ERRNO(2), (Arg(1) == 0x203, Arg(4) == 9)),
      "argument 1 equal to 0x203 and argument 4 equal to 0x9"),
+    ("different arguments", (ERRNO(1), (Arg(0) == 1,)), (ERRNO(2), (Arg(1) == 2,)),
+     "argument 0 equal to 0x1 and argument 1 equal to 0x2"),
+    ("not equal beside equal", (ALLOW, (Arg(0) != 2,)),
+     (KILL_PROCESS, (Arg(0) == 1,)), "argument 0 equal to 0x1"),
+    ("ranges", (KILL_PROCESS, (Arg(0) > 0,)), (ALLOW, (Arg(0) >= 0,)),
+     "argument 0 equal to 0x1"),
+    ("range beside mask", (ERRNO(1), (Arg(3) >= 0x140,)),
+     (ERRNO(2), (Arg(3).masked_eq(0xF, 5),)), "argument 3 equal to 0x145"),
     ("two arguments",
      (ERRNO(1), (Arg(0).masked_eq(0xF, 1), Arg(1).masked_eq(0xF, 2))),
      (ERRNO(2), (Arg(0).masked_eq(0xF0, 0x10), Arg(1).masked_eq(0xF0, 0x20))),

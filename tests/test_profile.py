@@ -452,7 +452,7 @@ def test_entry_order_does_not_change_bpf() -> None:
     entries = [
         entry(["getppid"], errnoRet=5, args=[arg(0, 1)]),
         entry(["getpid", "getuid"], "SCMP_ACT_LOG"),
-        entry(["getppid"], errnoRet=6, args=[arg(1, 2)]),
+        entry(["getppid"], errnoRet=6, args=[arg(0, 2)]),
     ]
     first = load(profile(*entries))
     second = load(profile(*reversed(entries)))
@@ -773,16 +773,30 @@ def test_rule_with_more_conditions_is_dropped() -> None:
         assert errnos(f, [("getppid", [1, 2]), ("getppid", [1, 3])]) == [errno.EIO, errno.EIO]
 
 
-def test_sibling_conditions_both_kept() -> None:
+def test_sibling_conditions_on_one_argument_both_kept() -> None:
     source = profile(
         entry(["getppid"], errnoRet=5, args=[arg(0, 1)]),
-        entry(["getppid"], errnoRet=6, args=[arg(1, 2)]),
+        entry(["getppid"], errnoRet=6, args=[arg(0, 2)]),
     )
     f = load(source)
     report = f.profile_report
     assert report is not None
     assert report.rules == 2
-    assert errnos(f, [("getppid", [1, 0]), ("getppid", [0, 2])]) == [errno.EIO, errno.ENXIO]
+    assert errnos(f, [("getppid", [1, 0]), ("getppid", [2, 0])]) == [errno.EIO, errno.ENXIO]
+
+
+def test_sibling_conditions_matching_one_call_rejected() -> None:
+    # getppid(1, 2) matches both entries, and libseccomp would give it the
+    # errno of the entry on the higher argument.
+    source = profile(
+        entry(["getppid"], errnoRet=5, args=[arg(0, 1)]),
+        entry(["getppid"], errnoRet=6, args=[arg(1, 2)]),
+    )
+    with pytest.raises(seccompx.ProfileError) as info:
+        load(source)
+    message = str(info.value)
+    assert "syscalls[1]" in message
+    assert "argument 0 equal to 0x1 and argument 1 equal to 0x2" in message
 
 
 @pytest.mark.skipif(not ON_X86_64, reason="needs the 32-bit x86 architecture")

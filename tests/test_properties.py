@@ -336,29 +336,34 @@ def test_truncation_check_agrees_with_libseccomp(arch):
 
 # Two rules with different actions on one argument ---------------------------
 
-# == and masked_eq comparisons on argument 1 with values and masks below
-# EQUALITY_SPAN, so that a value matches both rules of a pair exactly when
-# one below EQUALITY_SPAN does: the bits above are free for two masks and
-# zero for ==.
-EQUALITY_SPAN = 64
+# Comparisons of argument 1 with values below 63 and masks that fix every
+# bit above bit 5.  A value matches both rules of a pair exactly when one
+# below PAIR_SPAN does: masked sets lie below 64, two intervals share
+# max(low, low'), and a != leaves a second value within one of another
+# set's.
+PAIR_SPAN = 128
+_HIGH_BITS = (2**64 - 1) & ~63
 
 
 @st.composite
-def equality_comparisons(draw) -> Any:
-    value = draw(st.integers(0, EQUALITY_SPAN - 1))
-    if draw(st.booleans()):
-        return Arg(1) == value
-    mask = draw(st.integers(0, EQUALITY_SPAN - 1))
-    return Arg(1).masked_eq(mask, value & mask)
+def pair_comparisons(draw) -> Any:
+    value = draw(st.integers(1, 62))
+    kind = draw(st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "masked"]))
+    if kind == "masked":
+        mask = draw(st.integers(0, 63)) | _HIGH_BITS
+        return Arg(1).masked_eq(mask, value & mask)
+    return {"==": Arg(1).__eq__, "!=": Arg(1).__ne__, "<": Arg(1).__lt__,
+            "<=": Arg(1).__le__, ">": Arg(1).__gt__, ">=": Arg(1).__ge__}[kind](value)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(first=equality_comparisons(), second=equality_comparisons())
-def test_equality_pair_kept_or_rejected(first, second):
-    # libseccomp gives calls that both rules match the action of the rule
-    # added first, so seccompx must reject exactly the pairs that share a
-    # value, and the kernel must apply both rules of every other pair.
-    shared = [x for x in range(EQUALITY_SPAN)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(first=pair_comparisons(), second=pair_comparisons())
+def test_rule_pair_kept_or_rejected(first, second):
+    # libseccomp gives a call that two rules of different actions match the
+    # action of the rule it tests first.  So seccompx must reject exactly
+    # the pairs that share a value, and the kernel must apply both rules of
+    # every other pair.
+    shared = [x for x in range(PAIR_SPAN)
               if _matches(first, [0, x]) and _matches(second, [0, x])]
     f = Filter(default=ALLOW)
     f.add_rule(ERRNO(300), "getpriority", first)
@@ -378,7 +383,7 @@ def test_equality_pair_kept_or_rejected(first, second):
         return
     f.add_rule(ERRNO(301), "getpriority", second)
     expected = []
-    for x in range(EQUALITY_SPAN):
+    for x in range(PAIR_SPAN):
         if _matches(first, [0, x]):
             expected.append(300)
         elif _matches(second, [0, x]):
@@ -392,7 +397,7 @@ def test_equality_pair_kept_or_rejected(first, second):
         libc.syscall.argtypes = [ctypes.c_long] + [ctypes.c_ulong] * 6
         number = seccompx.resolve_syscall("getpriority")
         f.load()
-        for x in range(EQUALITY_SPAN):
+        for x in range(PAIR_SPAN):
             ctypes.set_errno(0)
             result = libc.syscall(number, 0, x, 0, 0, 0, 0)
             report(out, str(ctypes.get_errno() if result == -1 else 0))
@@ -401,7 +406,7 @@ def test_equality_pair_kept_or_rejected(first, second):
     result = run_in_child(body)
     assert result.exitcode == 0, result
     got = [int(line) for line in result.text.split()]
-    assert len(got) == EQUALITY_SPAN, result
+    assert len(got) == PAIR_SPAN, result
     for x, (code, seen) in enumerate(zip(expected, got)):
         if code:
             assert seen == code, (first, second, x, seen)

@@ -282,6 +282,13 @@ int scx_transaction_start(scmp_filter_ctx ctx);
 int scx_transaction_commit(scmp_filter_ctx ctx);
 void scx_transaction_reject(scmp_filter_ctx ctx);
 
+/* values.c */
+int scx_comparisons_intersect(const struct scmp_arg_cmp *first,
+                              const struct scmp_arg_cmp *second,
+                              uint64_t *witness);
+uint64_t scx_value_matching(const struct scmp_arg_cmp *cmp);
+PyObject *scx_comparisons_intersect_py(PyObject *module, PyObject *args);
+
 /* resolve.c */
 int scx_parse_arch(scx_state *st, PyObject *obj, uint32_t *token);
 int scx_resolve_syscall(scx_state *st, PyObject *obj, uint32_t arch,

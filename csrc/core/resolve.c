@@ -478,6 +478,9 @@ PyMethodDef scx_resolve_methods[] = {
      "epoch)\n\nRecord the secure defaults of Filter(default) for its fast "
      "path, unless _forget_defaults() ran since _defaults_epoch() returned "
      "epoch."},
+    {"_comparisons_intersect", scx_comparisons_intersect_py, METH_VARARGS,
+     "_comparisons_intersect(first, second) -> int | None\n\nA value that "
+     "both (arg, op, datum_a, datum_b) comparisons match, or None."},
     {"_enable_vectorcall", scx_enable_vectorcall, METH_O,
      "_enable_vectorcall(cls)\n\nLet calls of cls, a subclass of FilterBase, "
      "skip type.__call__."},

@@ -13,9 +13,8 @@
  * - two rules for one syscall with different actions where one rule's
  *   comparisons are a subset of the other's, of which libseccomp keeps
  *   only one, without an error in most cases;
- * - two rules for one syscall with different actions that compare one
- *   argument with == or masked_eq against values some argument matches
- *   both ways, where the action of the rule added first wins;
+ * - two rules for one syscall with different actions that some call
+ *   matches both, where libseccomp's order decides the action;
  * - two rules for one syscall that order-compare (<, <=, >, >=) the same
  *   argument with values whose high 32 bits differ, which libseccomp
  *   2.5.4 compiles to code that matches other values than written;
@@ -356,25 +355,6 @@ rules_conflict(const scx_rule *a, const scx_rule *b)
     return comparisons_subset(a, b) || comparisons_subset(b, a);
 }
 
-/* Describe an == or masked_eq comparison as the argument values x with
- * (x & *mask) == *value.  Returns 0 for any other operator. */
-static int
-equality_form(const struct scmp_arg_cmp *cmp, uint64_t *mask,
-              uint64_t *value)
-{
-    if (cmp->op == SCMP_CMP_EQ) {
-        *mask = UINT64_MAX;
-        *value = cmp->datum_a;
-        return 1;
-    }
-    if (cmp->op == SCMP_CMP_MASKED_EQ) {
-        *mask = cmp->datum_a;
-        *value = cmp->datum_b;
-        return 1;
-    }
-    return 0;
-}
-
 static int
 same_comparison(const struct scmp_arg_cmp *x, const struct scmp_arg_cmp *y)
 {
@@ -382,41 +362,44 @@ same_comparison(const struct scmp_arg_cmp *x, const struct scmp_arg_cmp *y)
            && x->datum_b == y->datum_b;
 }
 
+static const struct scmp_arg_cmp *
+comparison_of(const scx_rule *rule, unsigned int arg)
+{
+    unsigned int i;
+
+    for (i = 0; i < rule->count; i++) {
+        if (rule->cmps[i].arg == arg)
+            return &rule->cmps[i];
+    }
+    return NULL;
+}
+
 /*
- * Whether rules a and b for one syscall both match some call although
- * neither's comparisons contain the other's: every argument both compare
- * is compared with == or masked_eq, some value of it satisfies both
- * comparisons, and on at least one such argument the comparisons differ.
- * libseccomp 2.5.4 then gives those calls the action of the rule added
- * first: {Arg(0).masked_eq(0xff, 1)} then {Arg(0) == 0x101} never applies
- * the second rule's action, while the opposite order does.  Arguments
- * that only one rule compares, and ranges, are left to the other checks.
+ * Whether some call matches both rule a and rule b: for every argument
+ * both compare, some value satisfies both comparisons (values.c).  An
+ * argument that one rule alone compares takes a value its comparison
+ * matches.  libseccomp gives a call that two rules of different actions
+ * match the action of the rule it tests first, which depends on the order
+ * they were added and on the arguments they compare:
+ * {Arg(0).masked_eq(0xff, 1)} then {Arg(0) == 0x101} never applies the
+ * second rule's action, {Arg(0) != 2} beside {Arg(0) == 1} never applies
+ * the == rule's, and {Arg(0) == 1} beside {Arg(2) == 0} applies the rule
+ * on argument 2 to calls that match both.
  */
 static int
 rules_overlap(const scx_rule *a, const scx_rule *b)
 {
-    unsigned int i, j;
-    int differs = 0;
+    unsigned int i;
+    uint64_t witness;
 
     for (i = 0; i < a->count; i++) {
-        const struct scmp_arg_cmp *x = &a->cmps[i];
-        uint64_t mask_x, value_x, mask_y, value_y;
+        const struct scmp_arg_cmp *y = comparison_of(b, a->cmps[i].arg);
 
-        for (j = 0; j < b->count && b->cmps[j].arg != x->arg; j++)
-            ;
-        if (j == b->count || same_comparison(x, &b->cmps[j]))
-            continue;
-        if (!equality_form(x, &mask_x, &value_x)
-            || !equality_form(&b->cmps[j], &mask_y, &value_y))
+        if (y != NULL && !same_comparison(&a->cmps[i], y)
+            && !scx_comparisons_intersect(&a->cmps[i], y, &witness))
             return 0;
-        /* Both masks cover the bits where the values must agree.  The
-         * values lie within their masks (parse_comparison checks), so
-         * value_x | value_y then satisfies both. */
-        if (((value_x ^ value_y) & mask_x & mask_y) != 0)
-            return 0;
-        differs = 1;
     }
-    return differs;
+    return 1;
 }
 
 static int
@@ -503,12 +486,12 @@ rules_clash(const scx_rule *a, const scx_rule *b)
 {
     if (rules_conflict(a, b))
         return CHECK_CONFLICT;
-    if (a->nr == b->nr && a->action != b->action && rules_overlap(a, b))
-        return CHECK_OVERLAP;
     if (rules_miscompile(a, b))
         return CHECK_MISCOMPILED;
     if (rules_inexact_clash(a, b))
         return CHECK_NOT_EQUAL;
+    if (a->nr == b->nr && a->action != b->action && rules_overlap(a, b))
+        return CHECK_OVERLAP;
     return CHECK_OK;
 }
 
@@ -722,39 +705,6 @@ raise_miscompiled(scx_state *st, const pending_rule *p,
                      "== comparisons", p->syscall, mine, where, theirs);
 }
 
-/* Return a value that the one comparison cmp matches.  LT 0 and GT
- * 2**64-1 never match and are rejected when parsed. */
-static uint64_t
-value_matching(const struct scmp_arg_cmp *cmp)
-{
-    switch (cmp->op) {
-    case SCMP_CMP_NE:
-        return cmp->datum_a == 0 ? 1 : 0;
-    case SCMP_CMP_LT:
-    case SCMP_CMP_LE:
-        return 0;
-    case SCMP_CMP_GT:
-    case SCMP_CMP_GE:
-        return UINT64_MAX;
-    case SCMP_CMP_MASKED_EQ:
-        return cmp->datum_b;
-    default:
-        return cmp->datum_a;
-    }
-}
-
-static const struct scmp_arg_cmp *
-comparison_of(const scx_rule *rule, unsigned int arg)
-{
-    unsigned int i;
-
-    for (i = 0; i < rule->count; i++) {
-        if (rule->cmps[i].arg == arg)
-            return &rule->cmps[i];
-    }
-    return NULL;
-}
-
 /* Write the argument values of a call that both rules match, for two
  * rules that rules_overlap() accepts: "argument 0 equal to 0x11 and
  * argument 1 equal to 0x22".  Every argument either rule compares is
@@ -772,18 +722,21 @@ format_shared_call(const scx_rule *a, const scx_rule *b, char *buffer,
     for (arg = 0; arg < SCX_MAX_ARGS && used < size; arg++) {
         const struct scmp_arg_cmp *x = comparison_of(a, arg);
         const struct scmp_arg_cmp *y = comparison_of(b, arg);
-        uint64_t mask_x, mask_y, value_x, value_y, value;
+        uint64_t value = 0;
         const char *separator;
 
         if (x == NULL && y == NULL)
             continue;
-        if (x != NULL && y != NULL && !same_comparison(x, y)
-            && equality_form(x, &mask_x, &value_x)
-            && equality_form(y, &mask_y, &value_y))
-            value = value_x | value_y;
+        if (x != NULL && y != NULL)
+            scx_comparisons_intersect(x, y, &value);
         else
-            value = value_matching(x != NULL ? x : y);
-        separator = named == 0 ? "" : named + 1 == total ? " and " : ", ";
+            value = scx_value_matching(x != NULL ? x : y);
+        if (named == 0)
+            separator = "";
+        else if (named + 1 == total)
+            separator = " and ";
+        else
+            separator = ", ";
         used += (size_t)snprintf(buffer + used, size - used,
                                  "%sargument %u equal to 0x%llx", separator,
                                  arg, (unsigned long long)value);
@@ -972,7 +925,7 @@ raise_rule_error(scx_state *st, int rc, const pending_rule *p)
 
 /* Adding ----------------------------------------------------------------- */
 
-/* The most rules in a block of SCX_HEAP_MAX_BLOCK bytes. */
+/* The maximum number of rules in a block of SCX_HEAP_MAX_BLOCK bytes. */
 #define RULES_PER_LARGEST_BLOCK \
     ((Py_ssize_t)(SCX_HEAP_MAX_BLOCK / sizeof(scx_rule)))
 

@@ -166,41 +166,22 @@ _EXISTS = "exists"
 _REFUSED = "refused"
 
 
-def _equality_form(comparison: Tuple[int, int, int, int]) -> Optional[Tuple[int, int]]:
-    """Return ``(mask, value)`` such that an == or masked_eq comparison
-    matches the argument values x with ``x & mask == value``, or None for
-    any other operator."""
-    _, op, datum_a, datum_b = comparison
-    if op == Op.EQ:
-        return 2**64 - 1, datum_a
-    if op == Op.MASKED_EQ:
-        return datum_a, datum_b
-    return None
-
-
 def _values_overlap(
     first: FrozenSet[Tuple[int, int, int, int]],
     second: FrozenSet[Tuple[int, int, int, int]],
 ) -> bool:
-    """Return whether two rules' comparisons both match some call although
-    they differ: every argument both compare uses == or masked_eq with
-    values that one argument value satisfies, and on at least one such
-    argument the comparisons differ.  seccompx._core refuses such a pair
-    with different actions, as it does a pair where one rule's
-    comparisons contain the other's."""
+    """Return whether some call matches both rules' comparisons: on every
+    argument both compare, some value satisfies both.  seccompx._core
+    refuses such a pair with different actions, as it does a pair where
+    one rule's comparisons contain the other's."""
     by_arg = {comparison[0]: comparison for comparison in second}
-    differs = False
     for comparison in first:
         other = by_arg.get(comparison[0])
         if other is None or other == comparison:
             continue
-        mine, theirs = _equality_form(comparison), _equality_form(other)
-        if mine is None or theirs is None:
+        if _core._comparisons_intersect(comparison, other) is None:
             return False
-        if (mine[1] ^ theirs[1]) & mine[0] & theirs[0]:
-            return False
-        differs = True
-    return differs
+    return True
 
 
 def _decide(database: _Database, rule: _Rule) -> Tuple[str, FrozenSet[int]]:
@@ -218,9 +199,9 @@ def _decide(database: _Database, rule: _Rule) -> Tuple[str, FrozenSet[int]]:
 
     Other rules for the same syscall are kept side by side.  seccompx._core
     refuses a pair with different actions where one rule's comparisons
-    are a subset of the other's, or where == and masked_eq comparisons of
-    one argument overlap (``_REFUSED``), because which of them applies to
-    a call that matches both depends on libseccomp's order.
+    are a subset of the other's, or where some call matches both
+    (``_REFUSED``), because which of them applies to such a call depends
+    on libseccomp's order.
 
     Returns the decision and, for ``_ADD``, the indices of the operations
     the new rule replaces.  The database holds only rules that no other
@@ -611,13 +592,10 @@ class SyscallFilter:
             # such a pair, so this differs from the official module.
             raise CompatInvalidArgumentError(
                 f"rule for {rule.syscall!r} and an earlier rule for the same "
-                "syscall have different actions, and both match some calls: "
-                "one's comparisons contain the other's, or they compare an "
-                "argument with == or masked_eq against values that one "
-                "argument value matches both ways.  libseccomp would keep "
-                "both and apply whichever it tests first to such calls, "
-                "which seccompx refuses; make the comparisons of one rule "
-                "exclude the other's calls",
+                "syscall have different actions, and some calls match both; "
+                "libseccomp would keep both and apply whichever it tests "
+                "first to such calls, which seccompx refuses; make the "
+                "comparisons of one rule exclude the other's calls",
                 _errno.EEXIST,
             )
         if rule.exact and len(self._model.databases) > 1:
