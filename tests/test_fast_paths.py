@@ -665,6 +665,14 @@ def test_compile_matches_program_constructor():
     f.close()
 
 
+def _as_this_python_names(text: str) -> str:
+    """Drop the class from a method name in an argument error's text
+    before Python 3.10, whose messages name the function alone."""
+    if sys.version_info >= (3, 10):
+        return text
+    return text.replace("Filter\\.", "").replace("Filter.", "")
+
+
 @pytest.mark.parametrize(
     "args, kwargs, text",
     [
@@ -677,6 +685,7 @@ def test_compile_matches_program_constructor():
     ids=["nothing", "keywords-only", "unknown-keyword", "optimize-and-unknown", "extra-positional"],
 )
 def test_constructor_errors_name_filter(args, kwargs, text):
+    text = _as_this_python_names(text)
     with pytest.raises(TypeError) as info:
         Filter(*args, **kwargs)
     assert text in str(info.value)
@@ -693,6 +702,7 @@ def test_constructor_errors_name_filter(args, kwargs, text):
     ids=["nothing", "unknown-keyword", "extra-positional"],
 )
 def test_add_rules_errors_name_add_rules(args, kwargs, text):
+    text = _as_this_python_names(text)
     f = Filter(KILL_PROCESS)
     with pytest.raises(TypeError) as info:
         f.add_rules(*args, **kwargs)
@@ -748,7 +758,7 @@ def test_vectorcall_honours_reassigned_init(monkeypatch):
 
 
 def test_vectorcall_general_path_errors():
-    with pytest.raises(TypeError, match=r"Filter\.__init__\(\) missing"):
+    with pytest.raises(TypeError, match=_as_this_python_names(r"Filter\.__init__\(\) missing")):
         Filter()
     with pytest.raises(TypeError, match=r"unexpected keyword argument 'foo'"):
         Filter(KILL_PROCESS, foo=1)
