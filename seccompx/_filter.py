@@ -388,9 +388,16 @@ class _InitSignature:
     __init__ carries none."""
 
     def __get__(self, instance: object, owner: type) -> Any:
+        # A subclass with its own __init__ or __new__ takes other arguments.
+        # None makes inspect.signature() read those methods instead.
+        for cls in owner.__mro__:
+            if cls is Filter:
+                break
+            if "__init__" in cls.__dict__ or "__new__" in cls.__dict__:
+                return None
         import inspect
 
-        signature = inspect.signature(owner._init_general)  # type: ignore[attr-defined]
+        signature = inspect.signature(Filter._init_general)
         parameters = list(signature.parameters.values())[1:]
         return signature.replace(parameters=parameters)
 

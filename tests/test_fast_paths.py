@@ -515,6 +515,41 @@ def test_entry_signatures():
     assert list(inspect.signature(Filter.load).parameters) == ["self"]
 
 
+def test_subclass_signatures():
+    import inspect
+
+    class Named(Filter):
+        def __init__(self, name):
+            super().__init__(KILL_PROCESS)
+            self.name = name
+
+    class Created(Filter):
+        def __new__(cls, name, *args, **kwargs):
+            return super().__new__(cls)
+
+    class Mixin:
+        def __init__(self, label, default):
+            super().__init__(default)
+
+    class Mixed(Mixin, Filter):
+        pass
+
+    class Plain(Filter):
+        pass
+
+    class PlainOfNamed(Named):
+        pass
+
+    assert list(inspect.signature(Named).parameters) == ["name"]
+    assert list(inspect.signature(Created).parameters) == [
+        "name", "args", "kwargs",
+    ]
+    assert list(inspect.signature(Mixed).parameters) == ["label", "default"]
+    assert list(inspect.signature(PlainOfNamed).parameters) == ["name"]
+    assert inspect.signature(Plain) == inspect.signature(Filter)
+    assert list(inspect.signature(Filter).parameters)[0] == "default"
+
+
 def test_init_keywords_take_general_path():
     f = Filter(ALLOW, tsync=False, log=True, optimize=2)
     assert f.tsync is False
