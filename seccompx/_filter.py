@@ -512,7 +512,13 @@ class Filter(_core.FilterBase):
             )
         # Context's own initialiser: FilterBase's would call this method.
         _core.Context.__init__(self, _action_value(default))
-        self.strict = strict
+        override = getattr(type(self), "strict", None)
+        if isinstance(override, property) and override.fset is None:
+            # A subclass that computes strict in a read-only property
+            # decides it there, so strict= only fills the unused slot.
+            _core.Context.strict.__set__(self, strict)
+        else:
+            self.strict = strict
         # Set once the filter was loaded, exported in any form, or handed to
         # code that does so; silences FilterNotLoadedWarning.
         self._used = False

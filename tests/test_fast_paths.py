@@ -834,3 +834,37 @@ def test_subclass_setattr_sees_initial_members():
     assert "_used" in seen
     assert f.strict is False
     f.close()
+
+
+def test_strict_setter_rejects_non_bool():
+    f = Filter(KILL_PROCESS, arches=[Arch.X86_64, Arch.AARCH64])
+    for value in ("no", 0, 1, None, [], "false"):
+        with pytest.raises(TypeError) as raised:
+            f.strict = value
+        assert str(raised.value) == f"strict must be True or False, not {value!r}"
+        assert f.strict is False
+    with pytest.raises(TypeError) as from_init:
+        Filter(KILL_PROCESS, strict="no")
+    assert str(from_init.value) == "strict must be True or False, not 'no'"
+    with pytest.raises(AttributeError, match="cannot delete strict"):
+        del f.strict
+    f.strict = True
+    assert f.strict is True
+    with pytest.raises(seccompx.UnknownSyscallError):
+        f.allow("arch_prctl")  # x86-only, so strict raises for aarch64
+    f.close()
+
+
+def test_strict_read_only_property_subclass():
+    class AlwaysStrict(Filter):
+        @property
+        def strict(self):
+            return True
+
+    f = AlwaysStrict(KILL_PROCESS, arches=[Arch.X86_64, Arch.AARCH64])
+    assert f.strict is True
+    with pytest.raises(seccompx.UnknownSyscallError):
+        f.allow("arch_prctl")  # x86-only, so strict raises for aarch64
+    with pytest.raises(AttributeError):
+        f.strict = False
+    f.close()
