@@ -571,3 +571,10 @@ def test_dropped_processes_reaped_across_threads():
     assert len(pids) == 40
     assert [pid for pid in pids if not is_reaped(pid)] == []
     assert not _spawn._dropped
+
+
+def test_run_program_timeout_message_as_given():
+    with pytest.raises(subprocess.TimeoutExpired) as raised:
+        run_program(["/bin/sleep", "30"], filter=deny("socket"), timeout=0.3)
+    assert raised.value.timeout == 0.3
+    assert "timed out after 0.3 seconds" in str(raised.value)

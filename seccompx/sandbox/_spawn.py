@@ -198,6 +198,13 @@ class Process:
         seconds: 0 or more, or None or ``math.inf`` for no limit.
         """
         deadline = _deadline(_timeout_seconds(timeout, allow_zero=True))
+        return self._wait_until(deadline, timeout)
+
+    def _wait_until(
+        self, deadline: Optional[float], timeout: Optional[float]
+    ) -> int:
+        """Wait until ``deadline``; ``timeout`` is the caller's value for
+        the TimeoutExpired error."""
         while self.returncode is None:
             step = _wait_time(deadline)
             if not self._lock.acquire(timeout=-1 if step is None else step):
@@ -257,8 +264,7 @@ class Process:
             text = isinstance(stream, io.TextIOBase)
             stream.close()
             outputs.append(_decode_text(data) if text else data)
-        remaining = _remaining(deadline)
-        self.wait(remaining if deadline is not None else None)
+        self._wait_until(deadline, timeout)
         return outputs[0], outputs[1]
 
     def _exchange(
