@@ -317,6 +317,31 @@ def test_comparison_repr_and_values():
     assert (Arg(2, width=32) == -100).datum_a == 0xFFFFFFFF
 
 
+@pytest.mark.parametrize(
+    "build,expected",
+    [
+        (
+            lambda: Arg(0, width=32).masked_eq(0xFFFFFFFF00000000, 0),
+            "argument 0 mask 0xffffffff00000000 does not fit in 32 bits",
+        ),
+        (
+            lambda: Arg(0, width=32) == 2**32 + 5,
+            "argument 0 value 0x100000005 does not fit in 32 bits",
+        ),
+        (
+            lambda: Arg(0, width=32) == -(2**31) - 1,
+            "argument 0 value -0x80000001 does not fit in 32 bits",
+        ),
+    ],
+)
+def test_width32_range_error_in_hex(build, expected):
+    with pytest.raises(seccompx.InvalidArgumentError) as info:
+        build()
+    message = str(info.value)
+    assert message.startswith(expected)
+    assert message.endswith("use -0x80000000..0xffffffff (-2**31..2**32-1)")
+
+
 def test_negative_value_is_rejected_with_explanation():
     with pytest.raises(seccompx.InvalidArgumentError) as info:
         Arg(0) == -1  # noqa: B015

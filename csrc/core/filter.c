@@ -80,8 +80,10 @@ raise_not_open(scx_filter *self, int state)
     switch (state) {
     case SCX_STATE_NEW:
         return scx_raise(st->FilterStateError, EBADF,
-                         "the filter is not initialised; create it with "
-                         "seccompx.Filter(default)");
+                         "this %s was never initialised: create it by "
+                         "calling the class, and make a subclass's "
+                         "__init__ call super().__init__(default)",
+                         Py_TYPE(self)->tp_name);
     case SCX_STATE_MERGED:
         return scx_raise(st->FilterStateError, EBADF,
                          "the filter is closed: merge() moved its rules "
@@ -851,6 +853,17 @@ filter_get_closed(scx_filter *self, void *closure)
 }
 
 static PyObject *
+filter_get_initialised(scx_filter *self, void *closure)
+{
+    int initialised;
+
+    scx_lock(self);
+    initialised = self->state != SCX_STATE_NEW;
+    scx_unlock(self);
+    return PyBool_FromLong(initialised);
+}
+
+static PyObject *
 filter_get_loaded(scx_filter *self, void *closure)
 {
     int loaded;
@@ -977,6 +990,8 @@ static PyGetSetDef filter_getset[] = {
     {"broken", (getter)filter_get_broken, NULL,
      "True after add_rules() failed part way; reset() clears it.", NULL},
     {"_arch_tokens", (getter)scx_filter_get_arches, NULL, NULL, NULL},
+    {"_initialised", (getter)filter_get_initialised, NULL,
+     "False until __init__ created the libseccomp context.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
