@@ -1251,3 +1251,44 @@ def test_rule_pair_libseccomp_miscompiles_rejected():
     f.add_rule(ERRNO(200), "getppid", Arg(3) > 4, Arg(1) != 2)
     assert f.rule_count == 2
     f.close()
+
+
+@pytest.mark.parametrize("wide_first", [True, False])
+def test_truncation_clash_names_rules_and_arch(wide_first):
+    wide = (KILL_PROCESS, "getpriority", [Arg(0) == 2**32 + 5])
+    narrow = (ALLOW, "getpriority", [Arg(0) == 5])
+    first, second = (wide, narrow) if wide_first else (narrow, wide)
+    f = Filter(ERRNO(99), arches=["x86_64", "x86"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", seccompx.TruncatedValueWarning)
+        f.add_rule(first[0], first[1], *first[2])
+        with pytest.raises(seccompx.InvalidArgumentError) as info:
+            f.add_rule(second[0], second[1], *second[2])
+    message = str(info.value)
+    assert info.value.errno == errno.EEXIST
+    assert "Arg(0) == 0x100000005" in message
+    assert "Arg(0) == 0x5" in message
+    assert "an earlier rule for the same syscall" in message
+    assert "only the low 32 bits of each value on x86" in message
+    assert "leave x86 out of the filter's arches" in message
+    assert f.rule_count == 1
+    f.close()
+
+
+def test_truncation_clash_in_batch_names_index():
+    f = Filter(ERRNO(99), arches=["x86_64", "x86"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", seccompx.TruncatedValueWarning)
+        # Without libseccomp transactions (before 2.6) the first two rules
+        # stay, and FilterStateError wraps the same message.
+        errors = (seccompx.InvalidArgumentError, seccompx.FilterStateError)
+        with pytest.raises(errors) as info:
+            f.add_rules([
+                (ALLOW, "getppid"),
+                (KILL_PROCESS, "getpriority", [Arg(0) == 2**32 + 5]),
+                (ALLOW, "getpriority", [Arg(0) == 5]),
+            ])
+    message = str(info.value)
+    assert "and rules[1] for the same syscall" in message
+    assert "on x86" in message
+    f.close()
