@@ -23,7 +23,7 @@ from ._errors import (
     UnmatchableRuleWarning,
     UnsupportedError,
 )
-from ._types import Arch, Attr, Comparison
+from ._types import Arch, Attr, Comparison, _reject_string_arches
 
 # typing costs about 2 ms to import, a third of the package's start-up,
 # and is needed only by type checkers, which treat this name as true.
@@ -418,9 +418,16 @@ class _InitSignature:
     __init__ carries none."""
 
     def __get__(self, instance: object, owner: type) -> Any:
+        # A subclass with its own __init__ or __new__ takes other arguments.
+        # None makes inspect.signature() read those methods instead.
+        for cls in owner.__mro__:
+            if cls is Filter:
+                break
+            if "__init__" in cls.__dict__ or "__new__" in cls.__dict__:
+                return None
         import inspect
 
-        signature = inspect.signature(owner._init_general)  # type: ignore[attr-defined]
+        signature = inspect.signature(Filter._init_general)
         parameters = list(signature.parameters.values())[1:]
         return signature.replace(parameters=parameters)
 
@@ -528,14 +535,16 @@ class Filter(_core.FilterBase):
             _check_bool(name, flag)
         if tsync is not None:
             _check_bool("tsync", tsync)
-        if isinstance(arches, (str, bytes)):
-            raise InvalidArgumentError(
-                f"arches must be a list of architectures, not the string "
-                f"{arches!r}; write arches=[{arches!r}]"
-            )
+        _reject_string_arches(arches)
         # Context's own initialiser: FilterBase's would call this method.
         _core.Context.__init__(self, _action_value(default))
-        self.strict = strict
+        override = getattr(type(self), "strict", None)
+        if isinstance(override, property) and override.fset is None:
+            # A subclass that computes strict in a read-only property
+            # decides it there, so strict= only fills the unused slot.
+            _core.Context.strict.__set__(self, strict)
+        else:
+            self.strict = strict
         # Set once the filter was loaded, exported in any form, or handed to
         # code that does so; silences FilterNotLoadedWarning.
         self._used = False
@@ -1092,8 +1101,13 @@ class Filter(_core.FilterBase):
         if err == _errno.ENOMEM:
             with _submodule_lock:
                 from .program import _stacked_limit_message
+
+            try:
+                size: Optional[int] = self.instruction_count()
+            except SeccompError:
+                size = None
             return LoadError(
-                _stacked_limit_message(None), err, reason="too_large"
+                _stacked_limit_message(size), err, reason="too_large"
             )
         if err == _errno.EBUSY:
             return LoadError(
@@ -1251,12 +1265,19 @@ class Filter(_core.FilterBase):
         self.close()
 
     def __repr__(self) -> str:
+        cls = type(self)
+        if cls is Filter:
+            name = "seccompx.Filter"
+        else:
+            name = f"{cls.__module__}.{cls.__qualname__}"
+        if not self._initialised:
+            return f"<{name} never initialised>"
         if self.closed:
-            return "<seccompx.Filter closed>"
+            return f"<{name} closed>"
         arches = ",".join(str(arch) for arch in self.arches)
         state = " loaded" if self.loaded else ""
         return (
-            f"<seccompx.Filter default={self.default_action!r} "
+            f"<{name} default={self.default_action!r} "
             f"arches={arches} rules={self.rule_count}{state}>"
         )
 
@@ -1265,6 +1286,17 @@ class Filter(_core.FilterBase):
             "a Filter cannot be pickled; send filter.compile() (a Program) "
             "or a profile from filter.to_profile() instead"
         )
+
+    def __copy__(self) -> Any:
+        raise TypeError(
+            "a Filter cannot be copied, because its libseccomp context "
+            "cannot be duplicated; build a second one with "
+            "Filter.from_profile(filter.to_profile()), or take "
+            "filter.compile() for a Program of the same instructions"
+        )
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        return self.__copy__()
 
 
 # Python names a function by its __qualname__ (by its code's co_name before

@@ -101,6 +101,30 @@ class Arch(enum.IntEnum):
         return self.libseccomp_name
 
 
+def _reject_string_arches(arches: object) -> None:
+    """Raise InvalidArgumentError when ``arches`` is one string or bytes
+    object rather than a list, suggesting a list only when it would
+    work."""
+    if not isinstance(arches, (str, bytes, bytearray, memoryview)):
+        return
+    if isinstance(arches, str):
+        name = arches
+        shown = f"the string {arches!r}"
+    else:
+        name = bytes(arches).decode("ascii", "replace")
+        value = bytes(arches) if isinstance(arches, memoryview) else arches
+        shown = f"the {type(arches).__name__} {value!r}"
+    message = f"arches must be a list of architectures, not {shown}"
+    try:
+        Arch.parse(name)
+    except ArchitectureError:
+        raise InvalidArgumentError(
+            f"{message}; known architecture names are "
+            + ", ".join(m.name.lower() for m in Arch if m)
+        ) from None
+    raise InvalidArgumentError(f"{message}; write arches=[{name!r}]")
+
+
 _ARCH_ALIASES = {
     "i386": "x86",
     "i686": "x86",
@@ -238,8 +262,9 @@ class Arg:
         if self.width == 32:
             if not -(2**31) <= number <= U32_MAX:
                 raise InvalidArgumentError(
-                    f"argument {self.index} {what} {number} does not fit "
-                    f"in 32 bits: use -2**31..2**32-1"
+                    f"argument {self.index} {what} {number:#x} does not fit "
+                    "in 32 bits: use -0x80000000..0xffffffff "
+                    "(-2**31..2**32-1)"
                 )
             return number & U32_MAX
         if number < 0:

@@ -805,14 +805,23 @@ def _read_until_eof(fd: int, pid: int, timeout: float) -> bytes:
         chunks.append(chunk)
 
 
+# The syscalls a benchmark child makes after loading its filter.
+# _sample_once() sends the samples with write and leaves with os._exit
+# (exit_group), and time.perf_counter_ns() uses clock_gettime, which the
+# vDSO usually serves without a syscall.  The syscall stage adds an ALLOW
+# rule for its own loop's call.
+_SIGSYS_HINT = (
+    "; the filter denied a syscall the child made after loading it. After "
+    "loading, the benchmark child calls write (to send its samples) and "
+    "exit_group, and clock_gettime where the vDSO cannot read the clock; "
+    "allow these in the profile or policy"
+)
+
+
 def _decode_sample(pid: int, status: int, data: bytes) -> Tuple[int, ...]:
     if os.WIFSIGNALED(status):
         name = signal.Signals(os.WTERMSIG(status)).name
-        hint = (
-            "; the filter denied a syscall the child made after loading it"
-            if os.WTERMSIG(status) == signal.SIGSYS
-            else ""
-        )
+        hint = _SIGSYS_HINT if os.WTERMSIG(status) == signal.SIGSYS else ""
         raise BenchmarkError(
             f"benchmark child {pid} was killed by {name}{hint}", _errno.ECHILD
         )

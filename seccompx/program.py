@@ -43,7 +43,7 @@ from ._errors import (
     SeccompError,
     UnsupportedError,
 )
-from ._types import Arch
+from ._types import Arch, _reject_string_arches
 
 __all__ = [
     "Program",
@@ -480,11 +480,7 @@ def _compiled(data: bytes, tokens: Tuple[int, ...]) -> Program:
 def _parse_arches(arches: Iterable[ArchLike]) -> Tuple[Arch, ...]:
     """Check ``arches`` as Filter(arches=...) does; an empty list is
     allowed, for a program that checks no architecture."""
-    if isinstance(arches, (str, bytes)):
-        raise InvalidArgumentError(
-            f"arches must be a list of architectures, not the string "
-            f"{arches!r}; write arches=[{arches!r}]"
-        )
+    _reject_string_arches(arches)
     try:
         items = iter(arches)
     except TypeError:
@@ -716,11 +712,16 @@ def _flag_names(flags: int) -> str:
 def _stacked_limit_message(count: Optional[int]) -> str:
     """Explain an ENOMEM from seccomp(2) for a filter of ``count``
     instructions, or of an unknown size."""
-    what = "the filter" if count is None else f"the filter of {count} instructions"
+    if count is None:
+        what = "the filter"
+    elif count == 1:
+        what = "the filter of 1 instruction"
+    else:
+        what = f"the filter of {count} instructions"
     return (
         f"the kernel rejected {what} (ENOMEM): with the filters already "
         f"loaded, the task would pass the kernel's limit of "
-        f"{MAX_STACKED_INSTRUCTIONS} instructions, or memory ran out.  The "
+        f"{MAX_STACKED_INSTRUCTIONS} instructions, or memory ran out. The "
         "kernel counts each filter in its converted eBPF form, which can be "
         "about twice as long as the classic program, plus 4 per filter; "
         "load fewer or smaller filters"

@@ -216,6 +216,49 @@ def test_bench_profile_adds_rule(
     assert result["targets"][0]["syscall_cost"]["rule_added"] is True
 
 
+def test_bench_strict_profile_names_needed_syscalls(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    profile = {
+        "defaultAction": "SCMP_ACT_KILL_PROCESS",
+        "syscalls": [{"names": ["exit_group"], "action": "SCMP_ACT_ALLOW"}],
+    }
+    path = tmp_path / "strict.json"
+    path.write_text(json.dumps(profile))
+    status, _, err = run_bench(
+        capsys, "--profile", str(path), "--samples", "1", "--iterations", "10"
+    )
+    assert status == 1
+    assert "was killed by SIGSYS" in err
+    assert "calls write (to send its samples) and exit_group" in err
+    assert "allow these in the profile or policy" in err
+    assert "  " not in err
+
+
+def test_bench_profile_with_write_and_exit_group(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # The syscalls that the SIGSYS message lists are enough.
+    names = ["write", "exit_group", "clock_gettime"]
+    profile = {
+        "defaultAction": "SCMP_ACT_KILL_PROCESS",
+        "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}],
+    }
+    path = tmp_path / "minimal.json"
+    path.write_text(json.dumps(profile))
+    result = run_bench_json(
+        capsys, "--profile", str(path), "--samples", "1", "--iterations", "10"
+    )
+    assert result["targets"][0]["syscall_cost"]["rule_added"] is True
+
+
+def test_cli_docs_list_bench_syscalls() -> None:
+    text = (Path(__file__).parent.parent / "docs" / "cli.md").read_text()
+    [row] = [line for line in text.splitlines() if line.startswith("| `--syscall NAME`")]
+    for name in bench.SYSCALLS:
+        assert f"`{name}`" in row
+
+
 def test_bench_profile_missing(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

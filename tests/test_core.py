@@ -317,6 +317,31 @@ def test_comparison_repr_and_values():
     assert (Arg(2, width=32) == -100).datum_a == 0xFFFFFFFF
 
 
+@pytest.mark.parametrize(
+    "build,expected",
+    [
+        (
+            lambda: Arg(0, width=32).masked_eq(0xFFFFFFFF00000000, 0),
+            "argument 0 mask 0xffffffff00000000 does not fit in 32 bits",
+        ),
+        (
+            lambda: Arg(0, width=32) == 2**32 + 5,
+            "argument 0 value 0x100000005 does not fit in 32 bits",
+        ),
+        (
+            lambda: Arg(0, width=32) == -(2**31) - 1,
+            "argument 0 value -0x80000001 does not fit in 32 bits",
+        ),
+    ],
+)
+def test_width32_range_error_in_hex(build, expected):
+    with pytest.raises(seccompx.InvalidArgumentError) as info:
+        build()
+    message = str(info.value)
+    assert message.startswith(expected)
+    assert message.endswith("use -0x80000000..0xffffffff (-2**31..2**32-1)")
+
+
 def test_negative_value_is_rejected_with_explanation():
     with pytest.raises(seccompx.InvalidArgumentError) as info:
         Arg(0) == -1  # noqa: B015
@@ -1225,4 +1250,45 @@ def test_rule_pair_libseccomp_miscompiles_rejected():
         f.add_rule(ERRNO(200), "getppid", Arg(3) > 4, Arg(2) != 2)
     f.add_rule(ERRNO(200), "getppid", Arg(3) > 4, Arg(1) != 2)
     assert f.rule_count == 2
+    f.close()
+
+
+@pytest.mark.parametrize("wide_first", [True, False])
+def test_truncation_clash_names_rules_and_arch(wide_first):
+    wide = (KILL_PROCESS, "getpriority", [Arg(0) == 2**32 + 5])
+    narrow = (ALLOW, "getpriority", [Arg(0) == 5])
+    first, second = (wide, narrow) if wide_first else (narrow, wide)
+    f = Filter(ERRNO(99), arches=["x86_64", "x86"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", seccompx.TruncatedValueWarning)
+        f.add_rule(first[0], first[1], *first[2])
+        with pytest.raises(seccompx.InvalidArgumentError) as info:
+            f.add_rule(second[0], second[1], *second[2])
+    message = str(info.value)
+    assert info.value.errno == errno.EEXIST
+    assert "Arg(0) == 0x100000005" in message
+    assert "Arg(0) == 0x5" in message
+    assert "an earlier rule for the same syscall" in message
+    assert "only the low 32 bits of each value on x86" in message
+    assert "leave x86 out of the filter's arches" in message
+    assert f.rule_count == 1
+    f.close()
+
+
+def test_truncation_clash_in_batch_names_index():
+    f = Filter(ERRNO(99), arches=["x86_64", "x86"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", seccompx.TruncatedValueWarning)
+        # Without libseccomp transactions (before 2.6) the first two rules
+        # stay, and FilterStateError wraps the same message.
+        errors = (seccompx.InvalidArgumentError, seccompx.FilterStateError)
+        with pytest.raises(errors) as info:
+            f.add_rules([
+                (ALLOW, "getppid"),
+                (KILL_PROCESS, "getpriority", [Arg(0) == 2**32 + 5]),
+                (ALLOW, "getpriority", [Arg(0) == 5]),
+            ])
+    message = str(info.value)
+    assert "and rules[1] for the same syscall" in message
+    assert "on x86" in message
     f.close()

@@ -515,6 +515,41 @@ def test_entry_signatures():
     assert list(inspect.signature(Filter.load).parameters) == ["self"]
 
 
+def test_subclass_signatures():
+    import inspect
+
+    class Named(Filter):
+        def __init__(self, name):
+            super().__init__(KILL_PROCESS)
+            self.name = name
+
+    class Created(Filter):
+        def __new__(cls, name, *args, **kwargs):
+            return super().__new__(cls)
+
+    class Mixin:
+        def __init__(self, label, default):
+            super().__init__(default)
+
+    class Mixed(Mixin, Filter):
+        pass
+
+    class Plain(Filter):
+        pass
+
+    class PlainOfNamed(Named):
+        pass
+
+    assert list(inspect.signature(Named).parameters) == ["name"]
+    assert list(inspect.signature(Created).parameters) == [
+        "name", "args", "kwargs",
+    ]
+    assert list(inspect.signature(Mixed).parameters) == ["label", "default"]
+    assert list(inspect.signature(PlainOfNamed).parameters) == ["name"]
+    assert inspect.signature(Plain) == inspect.signature(Filter)
+    assert list(inspect.signature(Filter).parameters)[0] == "default"
+
+
 def test_init_keywords_take_general_path():
     f = Filter(ALLOW, tsync=False, log=True, optimize=2)
     assert f.tsync is False
@@ -547,6 +582,7 @@ def test_allow_numbers_and_bad_keyword():
     with pytest.raises(TypeError, match="'bogus'"):
         f.allow("write", strict=True, bogus=1)
     assert f.allow() == 0
+    f.close()
 
 
 class Name(str):
@@ -596,7 +632,9 @@ def test_allow_reads_subclass_strict():
     f = Strict(KILL_PROCESS, arches=[Arch.X86_64, Arch.AARCH64])
     with pytest.raises(seccompx.UnknownSyscallError):
         f.allow("arch_prctl")  # x86-only, so strict raises for aarch64
-    assert f.allow("arch_prctl", strict=False) == 1
+    with pytest.warns(seccompx.UnmatchableRuleWarning, match="aarch64"):
+        assert f.allow("arch_prctl", strict=False) == 1
+    f.close()
 
 
 def test_add_rules_general_inputs():
@@ -608,6 +646,7 @@ def test_add_rules_general_inputs():
     with pytest.raises(TypeError, match="rules\\[0\\]"):
         f.add_rules([ALLOW])
     assert f.rule_count == 3
+    f.close()
 
 
 def test_load_notify_takes_general_path():
@@ -808,4 +847,38 @@ def test_subclass_setattr_sees_initial_members():
     assert "strict" in seen
     assert "_used" in seen
     assert f.strict is False
+    f.close()
+
+
+def test_strict_setter_rejects_non_bool():
+    f = Filter(KILL_PROCESS, arches=[Arch.X86_64, Arch.AARCH64])
+    for value in ("no", 0, 1, None, [], "false"):
+        with pytest.raises(TypeError) as raised:
+            f.strict = value
+        assert str(raised.value) == f"strict must be True or False, not {value!r}"
+        assert f.strict is False
+    with pytest.raises(TypeError) as from_init:
+        Filter(KILL_PROCESS, strict="no")
+    assert str(from_init.value) == "strict must be True or False, not 'no'"
+    with pytest.raises(AttributeError, match="cannot delete strict"):
+        del f.strict
+    f.strict = True
+    assert f.strict is True
+    with pytest.raises(seccompx.UnknownSyscallError):
+        f.allow("arch_prctl")  # x86-only, so strict raises for aarch64
+    f.close()
+
+
+def test_strict_read_only_property_subclass():
+    class AlwaysStrict(Filter):
+        @property
+        def strict(self):
+            return True
+
+    f = AlwaysStrict(KILL_PROCESS, arches=[Arch.X86_64, Arch.AARCH64])
+    assert f.strict is True
+    with pytest.raises(seccompx.UnknownSyscallError):
+        f.allow("arch_prctl")  # x86-only, so strict raises for aarch64
+    with pytest.raises(AttributeError):
+        f.strict = False
     f.close()

@@ -218,11 +218,16 @@ def test_multiplexed_socket_call_is_not_unmatchable():
 @needs_x86_64
 def test_number_without_native_name_in_multiarch_filter():
     f = Filter(default=ALLOW, arches=[Arch.X86_64, Arch.AARCH64])
-    with pytest.raises(seccompx.UnknownSyscallError, match="number 999 has no name"):
-        f.add_rule(ERRNO(1), 999)
+    # The package's check warns before the extension raises, so one rule
+    # gets both.
+    with pytest.warns(seccompx.UnmatchableRuleWarning, match="number 999 has no name"):
+        with pytest.raises(seccompx.UnknownSyscallError, match="number 999 has no name"):
+            f.add_rule(ERRNO(1), 999)
     f.close()
     single = Filter(default=ALLOW)
-    single.add_rule(ERRNO(1), 999)     # a native number needs no translation
+    # A native number needs no translation, but libseccomp has no name.
+    with pytest.warns(seccompx.UnmatchableRuleWarning, match="number 999 has no name"):
+        single.add_rule(ERRNO(1), 999)
     assert single.rule_count == 1
     single.close()
 
@@ -251,7 +256,8 @@ def test_add_arch_strict_refuses_and_keeps_arches():
 @needs_x86_64
 def test_add_arch_rejects_untranslatable_number():
     f = Filter(default=ALLOW)
-    f.add_rule(ERRNO(1), 999)
+    with pytest.warns(seccompx.UnmatchableRuleWarning, match="number 999 has no name"):
+        f.add_rule(ERRNO(1), 999)
     with pytest.raises(seccompx.ArchitectureError, match="number 999"):
         f.add_arch(Arch.AARCH64)
     assert f.arches == (NATIVE,)
@@ -271,7 +277,7 @@ COMPARISON_CASES: List[Case] = [
     ("value float", lambda: Arg(0) == 1.0, TypeError, "float"),
     ("value bool", lambda: Arg(0) == True, TypeError, "bool"),  # noqa: E712
     ("32-bit value too big", lambda: Arg(0, width=32) == 2**32,
-     seccompx.InvalidArgumentError, str(2**32)),
+     seccompx.InvalidArgumentError, "0x100000000"),
     ("32-bit ordering", lambda: Arg(0, width=32) > 1,
      seccompx.InvalidArgumentError, "only == and masked_eq"),
     ("masked value outside mask", lambda: Arg(1).masked_eq(0xF0, 0x0F),

@@ -360,6 +360,7 @@ def test_cli_reader_exits_early(large_program: Tuple[Path, Path]) -> None:
     head = command.stdout.read(200)
     command.stdout.close()
     stderr = command.stderr.read()
+    command.stderr.close()
     returncode = command.wait(timeout=60)
     assert head.startswith(b"# ")
     assert stderr == b""

@@ -123,7 +123,7 @@ def test_merged_filter_rejects(name, call):
 @pytest.mark.parametrize("name,call", RAW_METHODS, ids=[m[0] for m in RAW_METHODS])
 def test_uninitialised_context_rejects(name, call):
     context = _core.Context.__new__(_core.Context)
-    with pytest.raises(seccompx.FilterStateError, match="not initialised"):
+    with pytest.raises(seccompx.FilterStateError, match="never initialised"):
         call(context)
     assert context.closed
     context.close()
@@ -146,14 +146,55 @@ def test_closed_filter_properties_still_work():
     f.close()
 
 
-def test_context_cannot_be_copied():
-    with pytest.raises(TypeError, match="Context"):
-        copy.copy(_core.Context(ALLOW.value))
+def test_uninitialised_subclass_repr_and_error():
+    class Forgetful(seccompx.Filter):
+        def __init__(self):
+            pass
+
+    f = Forgetful()
+    assert repr(f) == (
+        f"<{__name__}.test_uninitialised_subclass_repr_and_error.<locals>."
+        "Forgetful never initialised>"
+    )
+    with pytest.raises(seccompx.FilterStateError) as info:
+        f.allow("read")
+    message = str(info.value)
+    assert message.startswith("this Forgetful was never initialised")
+    assert "super().__init__(default)" in message
+    plain = seccompx.Filter.__new__(seccompx.Filter)
+    assert repr(plain) == "<seccompx.Filter never initialised>"
+
+
+def test_subclass_repr_names_class():
+    class Named(seccompx.Filter):
+        pass
+
+    f = Named(ALLOW)
+    assert repr(f).startswith(f"<{__name__}.test_subclass_repr_names_class")
+    assert "Named default=ALLOW" in repr(f)
+    f.close()
+    assert repr(f).endswith(".Named closed>")
 
 
 def test_filter_cannot_be_copied():
-    with pytest.raises(TypeError, match="compile"):
-        copy.copy(Filter(default=ALLOW))
+    f = seccompx.Filter(ALLOW)
+    f.deny("socket")
+    for copier in (copy.copy, copy.deepcopy):
+        with pytest.raises(TypeError) as info:
+            copier(f)
+        message = str(info.value)
+        assert message.startswith("a Filter cannot be copied")
+        assert "Filter.from_profile(filter.to_profile())" in message
+        assert "filter.compile()" in message
+    second = seccompx.Filter.from_profile(f.to_profile())
+    assert second.rule_count == f.rule_count
+    second.close()
+    f.close()
+
+
+def test_context_cannot_be_copied():
+    with pytest.raises(TypeError, match="Context"):
+        copy.copy(_core.Context(ALLOW.value))
 
 
 def test_init_twice_rejected():

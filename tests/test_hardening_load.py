@@ -157,13 +157,25 @@ def test_too_many_stacked_instructions():
 
     result = run_in_child(body, timeout=60)
     assert result.exitcode == 0, result
-    last = result.text.strip().splitlines()[-1]
-    reason, err, number, message = last.split("|", 3)
+    lines = result.text.strip().splitlines()
+    reason, err, number, message = lines[-1].split("|", 3)
+    size = int(lines[-2].split()[1])
     assert reason == "too_large"
     assert int(err) == errno.ENOMEM
     assert int(number) >= 7
     assert "32768" in message
     assert "eBPF form" in message
+    assert f"the kernel rejected the filter of {size} instructions" in message
+
+
+def test_stacked_limit_message_wording():
+    from seccompx.program import _stacked_limit_message
+
+    single = _stacked_limit_message(1)
+    assert single.startswith("the kernel rejected the filter of 1 instruction (ENOMEM)")
+    assert "  " not in single
+    assert "the filter of 2 instructions (ENOMEM)" in _stacked_limit_message(2)
+    assert _stacked_limit_message(None).startswith("the kernel rejected the filter (ENOMEM)")
 
 
 def ret_allow_program(count: int) -> seccompx.Program:

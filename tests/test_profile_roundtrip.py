@@ -130,7 +130,8 @@ def test_add_arch_after_rules_round_trip() -> None:
 
 def test_number_without_name_cannot_be_written() -> None:
     f = Filter(ERRNO(1))
-    f.add_rule(ALLOW, 1000)
+    with pytest.warns(seccompx.UnmatchableRuleWarning, match="number 1000 has no name"):
+        f.add_rule(ALLOW, 1000)
     with pytest.raises(seccompx.InvalidArgumentError):
         f.to_profile()
     f.close()

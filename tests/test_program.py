@@ -120,15 +120,37 @@ def test_program_pickles() -> None:
     assert copy.arches == (Arch.X86_64, Arch.X32)
 
 
-@pytest.mark.parametrize("arches", ["x86_64", b"x86_64"])
-def test_program_arches_string_rejected(arches) -> None:
+@pytest.mark.parametrize(
+    "arches,shown",
+    [
+        ("x86_64", "the string 'x86_64'"),
+        (b"x86_64", "the bytes b'x86_64'"),
+        (bytearray(b"x86_64"), "the bytearray bytearray(b'x86_64')"),
+        (memoryview(b"x86_64"), "the memoryview b'x86_64'"),
+    ],
+)
+def test_program_arches_string_rejected(arches, shown) -> None:
     data = bytes(simple_program())
-    with pytest.raises(seccompx.InvalidArgumentError, match="not the string") as info:
+    with pytest.raises(seccompx.InvalidArgumentError) as info:
         Program(data, arches=arches)
-    assert f"write arches=[{arches!r}]" in str(info.value)
+    message = str(info.value)
+    assert message.startswith(f"arches must be a list of architectures, not {shown}")
+    assert message.endswith("write arches=['x86_64']")
+    # The suggestion works.
+    assert Program(data, arches=["x86_64"]).arches == (Arch.X86_64,)
     with pytest.raises(seccompx.InvalidArgumentError) as from_filter:
         Filter(KILL_PROCESS, arches=arches)
     assert str(info.value) == str(from_filter.value)
+
+
+@pytest.mark.parametrize("arches", ["", "bogus", b"\xff"])
+def test_program_arches_bad_string_no_suggestion(arches) -> None:
+    data = bytes(simple_program())
+    with pytest.raises(seccompx.InvalidArgumentError) as info:
+        Program(data, arches=arches)
+    message = str(info.value)
+    assert "write arches=" not in message
+    assert "known architecture names are x86, x86_64" in message
 
 
 @pytest.mark.parametrize(
@@ -874,7 +896,8 @@ def test_audit_socketcall_bypass() -> None:
         warnings.simplefilter("ignore", seccompx.UnmatchableRuleWarning)
         f = Filter(default=KILL_PROCESS, arches=["x86_64", "x86"])
         f.allow("read", "write")
-        f.add_rule(ALLOW, "connect", Arg(0) == 3)
+        with pytest.warns(seccompx.MultiplexedRuleWarning, match="connect"):
+            f.add_rule(ALLOW, "connect", Arg(0) == 3)
     findings = f.compile().audit()
     assert [finding.code for finding in findings if finding.code not in SELF_BLOCKING] == ["multiplexer-bypass"]
     assert "socketcall" in findings[0].message

@@ -232,8 +232,12 @@ def test_executor_failing_initializer_breaks_executor():
         with pytest.raises(SandboxError, match="initializer") as info:
             future.result(timeout=30)
         assert isinstance(info.value.__cause__, RuntimeError)
-        with pytest.raises(SandboxError, match="broken"):
+        with pytest.raises(SandboxError, match="broken") as again:
             executor.submit(square, 4)
+        message = str(again.value)
+        assert message.count("the executor is broken") == 1
+        assert "initializer raised" in message
+        assert message.endswith("create a new executor to run more tasks")
     finally:
         executor.shutdown()
 

@@ -493,3 +493,88 @@ def test_spawn_from_busy_threaded_parent():
         for thread in threads:
             thread.join()
     assert results == [0] * 100
+
+
+def wait_for_exit(pid: int) -> None:
+    """Wait until the child ``pid`` exits, leaving it to be reaped."""
+    os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+
+
+def is_reaped(pid: int) -> bool:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def test_dropped_exited_process_is_reaped():
+    process = spawn([TRUE], filter=deny("socket"))
+    pid = process.pid
+    wait_for_exit(pid)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        del process
+        gc.collect()
+    assert is_reaped(pid)
+
+
+def test_dropped_running_process_warns():
+    process = spawn(["/bin/sleep", "30"], filter=deny("socket"))
+    pid = process.pid
+    with pytest.warns(ResourceWarning, match=rf"program {pid} \(/bin/sleep\)"):
+        del process
+        gc.collect()
+    os.kill(pid, signal.SIGKILL)
+    wait_for_exit(pid)
+    spawn([TRUE], filter=deny("socket")).wait()
+    assert is_reaped(pid)
+    assert not _spawn._dropped
+
+
+def test_dropped_process_reaped_elsewhere():
+    process = spawn(["/bin/sleep", "30"], filter=deny("socket"))
+    pid = process.pid
+    with pytest.warns(ResourceWarning):
+        del process
+        gc.collect()
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    # A later spawn() finds the child gone and removes it from the list.
+    assert spawn([TRUE], filter=deny("socket")).wait() == 0
+    assert not _spawn._dropped
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_dropped_processes_reaped_across_threads():
+    f = deny("socket")
+    pids = []
+
+    def drop_some():
+        for _ in range(10):
+            process = spawn([TRUE], filter=f)
+            pids.append(process.pid)
+            del process
+
+    threads = [threading.Thread(target=drop_some) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    gc.collect()
+    for pid in pids:
+        try:
+            wait_for_exit(pid)
+        except ChildProcessError:
+            pass  # Reaped already, when its Process was deleted.
+    spawn([TRUE], filter=f).wait()
+    assert len(pids) == 40
+    assert [pid for pid in pids if not is_reaped(pid)] == []
+    assert not _spawn._dropped
+
+
+def test_run_program_timeout_message_as_given():
+    with pytest.raises(subprocess.TimeoutExpired) as raised:
+        run_program(["/bin/sleep", "30"], filter=deny("socket"), timeout=0.3)
+    assert raised.value.timeout == 0.3
+    assert "timed out after 0.3 seconds" in str(raised.value)

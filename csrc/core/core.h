@@ -44,7 +44,9 @@ enum scx_filter_state {
     SCX_STATE_MERGED,           /* merge() moved the context elsewhere */
 };
 
-/* strict, _used, _rules and profile_report: see scx_filter. */
+/* strict, _used, _rules and profile_report: see scx_filter.  The type's
+ * attribute for each is a member descriptor, except for strict, whose
+ * getset descriptor checks the value it sets. */
 #define SCX_NMEMBERS 4
 /* The index of strict in scx_state's member_names and member_descriptors. */
 #define SCX_MEMBER_STRICT 0

@@ -80,8 +80,10 @@ raise_not_open(scx_filter *self, int state)
     switch (state) {
     case SCX_STATE_NEW:
         return scx_raise(st->FilterStateError, EBADF,
-                         "the filter is not initialised; create it with "
-                         "seccompx.Filter(default)");
+                         "this %s was never initialised: create it by "
+                         "calling the class, and make a subclass's "
+                         "__init__ call super().__init__(default)",
+                         Py_TYPE(self)->tp_name);
     case SCX_STATE_MERGED:
         return scx_raise(st->FilterStateError, EBADF,
                          "the filter is closed: merge() moved its rules "
@@ -851,6 +853,17 @@ filter_get_closed(scx_filter *self, void *closure)
 }
 
 static PyObject *
+filter_get_initialised(scx_filter *self, void *closure)
+{
+    int initialised;
+
+    scx_lock(self);
+    initialised = self->state != SCX_STATE_NEW;
+    scx_unlock(self);
+    return PyBool_FromLong(initialised);
+}
+
+static PyObject *
 filter_get_loaded(scx_filter *self, void *closure)
 {
     int loaded;
@@ -930,7 +943,42 @@ static PyMethodDef filter_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* strict is a getset rather than a plain member so that setting it
+ * checks the value as Filter(strict=) does.  The C fast paths still read
+ * the slot directly, through scx_get_member(). */
+static PyObject *
+filter_get_strict(scx_filter *self, void *Py_UNUSED(closure))
+{
+    PyObject *value = scx_get_member(self, &self->strict);
+
+    /* Unset only on a filter whose __init__ never ran. */
+    if (value == NULL)
+        Py_RETURN_NONE;
+    return value;
+}
+
+static int
+filter_set_strict(scx_filter *self, PyObject *value,
+                  void *Py_UNUSED(closure))
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError,
+                        "cannot delete strict: set it to True or False");
+        return -1;
+    }
+    if (!PyBool_Check(value)) {
+        PyErr_Format(PyExc_TypeError, "strict must be True or False, not %R",
+                     value);
+        return -1;
+    }
+    scx_set_member(self, &self->strict, value);
+    return 0;
+}
+
 static PyGetSetDef filter_getset[] = {
+    {"strict", (getter)filter_get_strict, (setter)filter_set_strict,
+     "Whether rules that cannot match on some architecture raise instead "
+     "of warning: True or False.", NULL},
     {"closed", (getter)filter_get_closed, NULL,
      "True once the libseccomp context is released.", NULL},
     {"loaded", (getter)filter_get_loaded, NULL,
@@ -942,15 +990,14 @@ static PyGetSetDef filter_getset[] = {
     {"broken", (getter)filter_get_broken, NULL,
      "True after add_rules() failed part way; reset() clears it.", NULL},
     {"_arch_tokens", (getter)scx_filter_get_arches, NULL, NULL, NULL},
+    {"_initialised", (getter)filter_get_initialised, NULL,
+     "False until __init__ created the libseccomp context.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyMemberDef filter_members[] = {
     {"__weaklistoffset__", T_PYSSIZET, offsetof(scx_filter, weakreflist),
      READONLY, NULL},
-    {"strict", T_OBJECT, offsetof(scx_filter, strict), 0,
-     "Whether rules that cannot match on some architecture raise instead "
-     "of warning."},
     {"_used", T_OBJECT, offsetof(scx_filter, used), 0, NULL},
     {"_rules", T_OBJECT, offsetof(scx_filter, recorded), 0, NULL},
     {"profile_report", T_OBJECT, offsetof(scx_filter, profile_report), 0,

@@ -923,6 +923,105 @@ raise_rule_error(scx_state *st, int rc, const pending_rule *p)
     }
 }
 
+/* Whether a and b become the same rule on an architecture that compares
+ * only the low 32 bits of each value (both sorted by arg). */
+static int
+same_in_low_words(const scx_rule *a, const scx_rule *b)
+{
+    unsigned int i;
+
+    if (a->nr != b->nr || a->count != b->count)
+        return 0;
+    for (i = 0; i < a->count; i++) {
+        const struct scmp_arg_cmp *x = &a->cmps[i], *y = &b->cmps[i];
+
+        if (x->arg != y->arg || x->op != y->op
+            || (uint32_t)x->datum_a != (uint32_t)y->datum_a
+            || (uint32_t)x->datum_b != (uint32_t)y->datum_b)
+            return 0;
+    }
+    return 1;
+}
+
+/* Details of a rule that libseccomp rejected with EEXIST because it equals
+ * another rule, with another action, on a 32-bit architecture. */
+typedef struct {
+    uint32_t arch;              /* 0 when no such rule was found */
+    Py_ssize_t other_index;     /* index in the batch, or -1 when stored */
+    scx_rule other;
+} truncation_clash;
+
+/* Whether rules a and b have different actions but become the same rule
+ * on a 32-bit architecture, which needs a value above 32 bits in one. */
+static int
+clash_in_low_words(const scx_rule *a, const scx_rule *b)
+{
+    return a->action != b->action
+           && (scx_rule_is_wide(a) || scx_rule_is_wide(b))
+           && same_in_low_words(a, b);
+}
+
+/* With the lock held, after libseccomp rejected batch[failed] with EEXIST:
+ * look for the rule it equals on a 32-bit architecture of the filter,
+ * earlier in the batch or stored.  The checks before adding compare all
+ * 64 bits, so only libseccomp detects this clash. */
+static void
+find_truncation_clash(scx_filter *self, const pending_rule *batch,
+                      Py_ssize_t failed, truncation_clash *clash)
+{
+    const scx_rule *rule = &batch[failed].rule;
+    Py_ssize_t index;
+    int i;
+
+    clash->arch = 0;
+    for (i = 0; i < self->narches; i++) {
+        if (scx_arch_is_32bit(self->arches[i])) {
+            clash->arch = self->arches[i];
+            break;
+        }
+    }
+    if (clash->arch == 0)
+        return;
+    for (index = 0; index < failed; index++) {
+        if (clash_in_low_words(&batch[index].rule, rule)) {
+            clash->other_index = index;
+            clash->other = batch[index].rule;
+            return;
+        }
+    }
+    for (index = 0; index < self->nrules; index++) {
+        if (clash_in_low_words(&self->rules[index], rule)) {
+            clash->other_index = -1;
+            clash->other = self->rules[index];
+            return;
+        }
+    }
+    clash->arch = 0;
+}
+
+static PyObject *
+raise_truncation_clash(scx_state *st, const pending_rule *p,
+                       const truncation_clash *clash)
+{
+    char mine[256], theirs[256], where[48];
+    const char *arch = scx_arch_name(clash->arch);
+
+    scx_format_rule(&p->rule, mine, sizeof(mine));
+    scx_format_rule(&clash->other, theirs, sizeof(theirs));
+    if (clash->other_index >= 0)
+        snprintf(where, sizeof(where), "rules[%zd]", clash->other_index);
+    else
+        snprintf(where, sizeof(where), "an earlier rule");
+    return scx_raise(st->InvalidArgumentError, EEXIST,
+                     "rule for %R (%s) and %s for the same syscall (%s) "
+                     "have different actions, but libseccomp compares only "
+                     "the low 32 bits of each value on %s, where the two "
+                     "rules are the same, so it cannot add both; use values "
+                     "below 2**32, give the rules one action, or leave %s "
+                     "out of the filter's arches",
+                     p->syscall, mine, where, theirs, arch, arch);
+}
+
 /* Adding ----------------------------------------------------------------- */
 
 /* The maximum number of rules in a block of SCX_HEAP_MAX_BLOCK bytes. */
@@ -1069,6 +1168,7 @@ add_batch(scx_filter *self, pending_rule *batch, Py_ssize_t n, int mode)
 {
     scx_state *st = scx_filter_state(self);
     Py_ssize_t added, failed;
+    truncation_clash clash;
     int rc, broken;
 
     if (enter_checked(self, batch, n, mode) < 0)
@@ -1080,11 +1180,16 @@ add_batch(scx_filter *self, pending_rule *batch, Py_ssize_t n, int mode)
     }
     added = add_checked(self, batch, n, &rc, &failed);
     broken = self->broken;
+    clash.arch = 0;
+    if (rc == -EEXIST && failed >= 0)
+        find_truncation_clash(self, batch, failed, &clash);
     scx_unlock(self);
 
     if (rc == 0)
         return added;
-    if (failed >= 0)
+    if (clash.arch != 0)
+        raise_truncation_clash(st, &batch[failed], &clash);
+    else if (failed >= 0)
         raise_rule_error(st, rc, &batch[failed]);
     else
         scx_raise_libseccomp(st, rc, "seccomp_transaction_commit()");

@@ -180,7 +180,15 @@ class _Pool:
     def submit(self, task: _Task) -> None:
         with self.lock:
             if self.broken is not None:
-                raise SandboxError(f"the executor is broken: {self.broken}")
+                reason = str(self.broken)
+                # Most reasons end by saying that the executor is broken.
+                if "the executor is broken" not in reason:
+                    reason = f"the executor is broken: {reason}"
+                error = SandboxError(
+                    f"{reason}; create a new executor to run more tasks"
+                )
+                error.__cause__ = self.broken
+                raise error
             if self.shutting_down:
                 raise RuntimeError(
                     "cannot schedule new futures after shutdown"

@@ -3,6 +3,7 @@ filter loaded just before execve."""
 
 from __future__ import annotations
 
+import collections
 import collections.abc
 import errno as _errno
 import fcntl
@@ -12,6 +13,7 @@ import selectors
 import signal
 import subprocess
 import threading
+import warnings
 from typing import (
     IO,
     Any,
@@ -57,6 +59,59 @@ _SPAWN_STEPS = {
 }
 
 Argument = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+
+class _DroppedChild:
+    """A child whose Process was deleted while the child still ran.
+
+    A pidfd, where the kernel has them, names this very process, so a
+    later reap cannot take another child that was given the same pid
+    after someone else reaped this one.
+    """
+
+    def __init__(self, pid: int, pidfd: Optional[int]) -> None:
+        self.pid = pid
+        self.pidfd = pidfd
+
+    def reap(self) -> bool:
+        """Reap the child if it has exited; return whether it is gone."""
+        try:
+            if self.pidfd is not None:
+                result = os.waitid(
+                    os.P_PIDFD,
+                    self.pidfd,
+                    os.WEXITED | os.WNOHANG,
+                )
+                if result is None:
+                    return False
+            else:
+                pid, _ = os.waitpid(self.pid, os.WNOHANG)
+                if not pid:
+                    return False
+        except ChildProcessError:
+            # Reaped elsewhere, for example by os.wait().
+            pass
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+        return True
+
+
+# Children of deleted Process objects that still ran, reaped by later
+# spawn() calls.  deque.append() and popleft() are atomic, so __del__,
+# which the garbage collector may run in any thread, needs no lock.
+_dropped: "collections.deque[_DroppedChild]" = collections.deque()
+
+
+def _reap_dropped() -> None:
+    """Reap the children of deleted Process objects that have exited."""
+    for _ in range(len(_dropped)):
+        try:
+            child = _dropped.popleft()
+        except IndexError:
+            return
+        if not child.reap():
+            _dropped.append(child)
 StdioSpec = Union[None, int, IO[Any]]
 
 
@@ -69,6 +124,10 @@ class Process:
     :meth:`communicate`, :meth:`send_signal`, :meth:`terminate`,
     :meth:`kill`, and use as a context manager.  ``returncode`` is
     negative when a signal ended the program, as with Popen.
+
+    Deleting a Process reaps its program if it has exited.  If it still
+    runs, deletion warns with ResourceWarning and a later :func:`spawn`
+    reaps it once it exits, so dropped programs do not stay zombies.
     """
 
     def __init__(
@@ -88,6 +147,27 @@ class Process:
         self._watcher = _ChildWatcher(pid, open_now=False)
         self._lock = threading.Lock()
         self._chunks: Dict[int, List[bytes]] = {}
+
+    def __del__(self) -> None:
+        watcher = getattr(self, "_watcher", None)
+        if watcher is None or self.returncode is not None:
+            return
+        # No other thread can hold the lock, because it would need a
+        # reference to this Process.
+        if self.poll() is not None:
+            return
+        warnings.warn(
+            f"program {self.pid} ({_program_name(self.args)}) still runs "
+            "while its seccompx.sandbox.Process is deleted; call wait() or "
+            "use the Process as a context manager",
+            ResourceWarning,
+            source=self,
+        )
+        if hasattr(os, "P_PIDFD"):
+            watcher._open()
+        _dropped.append(_DroppedChild(self.pid, watcher.fd))
+        # The dropped child owns the pidfd now.
+        watcher.fd = None
 
     def __repr__(self) -> str:
         return (
@@ -118,6 +198,13 @@ class Process:
         seconds: 0 or more, or None or ``math.inf`` for no limit.
         """
         deadline = _deadline(_timeout_seconds(timeout, allow_zero=True))
+        return self._wait_until(deadline, timeout)
+
+    def _wait_until(
+        self, deadline: Optional[float], timeout: Optional[float]
+    ) -> int:
+        """Wait until ``deadline``; ``timeout`` is the caller's value for
+        the TimeoutExpired error."""
         while self.returncode is None:
             step = _wait_time(deadline)
             if not self._lock.acquire(timeout=-1 if step is None else step):
@@ -145,7 +232,7 @@ class Process:
         # listener that receives the forbidden call before the kill.
         if self.returncode != -signal.SIGSYS:
             return None
-        program = os.fsdecode(self.args[0]) if self.args else "the program"
+        program = _program_name(self.args)
         return SandboxViolation(
             f"{program} (pid {self.pid}) was killed by SIGSYS: it made a "
             "syscall that its filter forbids, or another process sent it "
@@ -177,8 +264,7 @@ class Process:
             text = isinstance(stream, io.TextIOBase)
             stream.close()
             outputs.append(_decode_text(data) if text else data)
-        remaining = _remaining(deadline)
-        self.wait(remaining if deadline is not None else None)
+        self._wait_until(deadline, timeout)
         return outputs[0], outputs[1]
 
     def _exchange(
@@ -265,6 +351,10 @@ class Process:
                 except OSError:
                     pass
         self.wait()
+
+
+def _program_name(args: Sequence[Argument]) -> str:
+    return os.fsdecode(args[0]) if args else "the program"
 
 
 def _timeout_expired(
@@ -519,6 +609,8 @@ def spawn(
     2 stay open anyway.
     """
     _mark_used(filter)
+    if _dropped:
+        _reap_dropped()
     argv = _argv(args)
     prepared = _prepare(filter, "kill")
     program = (
