@@ -1202,36 +1202,24 @@ free_twice(void *unused)
     free(block);
 }
 
+/* Free the pointer `*offset` bytes into a block of 200 bytes: 64 is
+ * aligned but not a block's start, 8 is not even aligned. */
 static void
-free_inside_block(void *unused)
+free_inside_block(void *offset)
 {
     unsigned char *block = malloc(200);
     void *volatile inside;
 
-    (void)unused;
     CHECK(block != NULL, "malloc(200) returned NULL");
     fill(block, 200, 11);
-    inside = block + 64;
+    inside = block + *(const size_t *)offset;
     free(inside);
 }
 
 static void
-free_misaligned(void *unused)
+check_aborts(void (*body)(void *), void *argument, const char *what)
 {
-    unsigned char *block = malloc(200);
-    void *volatile inside;
-
-    (void)unused;
-    CHECK(block != NULL, "malloc(200) returned NULL");
-    fill(block, 200, 13);
-    inside = block + 8;
-    free(inside);
-}
-
-static void
-check_aborts(void (*body)(void *), const char *what)
-{
-    int status = status_of_child(body, NULL);
+    int status = status_of_child(body, argument);
 
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "%s: the "
           "child ended with status 0x%x, expected SIGABRT", what, status);
@@ -1240,9 +1228,13 @@ check_aborts(void (*body)(void *), const char *what)
 static void
 test_bad_free_aborts(void)
 {
-    check_aborts(free_twice, "double free");
-    check_aborts(free_inside_block, "free of a pointer inside a block");
-    check_aborts(free_misaligned, "free of a misaligned pointer");
+    static const size_t aligned = 64, misaligned = 8;
+
+    check_aborts(free_twice, NULL, "double free");
+    check_aborts(free_inside_block, (void *)&aligned,
+                 "free of a pointer inside a block");
+    check_aborts(free_inside_block, (void *)&misaligned,
+                 "free of a misaligned pointer");
 }
 
 /* realloc() grows the newest block of the slab in place, which keeps a
