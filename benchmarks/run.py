@@ -38,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import sysconfig
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -689,6 +690,14 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
         help="rounds the samples are split into (default: 5)",
     )
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="times the comparison of implementations and the sandbox "
+        "benchmark are repeated; the page pools the samples and gives each "
+        "target's ratio in every repeat (default: 3)",
+    )
+    parser.add_argument(
         "--breakdown-samples",
         type=int,
         default=100,
@@ -714,7 +723,24 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.samples < args.rounds or args.rounds < 1:
         parser.error("--samples must be at least --rounds, and --rounds at least 1")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     return args
+
+
+def repeat_part(
+    impl: Implementation, starts: List[Dict[str, Dict[str, int]]], index: int
+) -> Implementation:
+    """Return ``impl`` with only the samples of repeat ``index``."""
+    begin = starts[index][impl.key]
+    end = starts[index + 1][impl.key] if index + 1 < len(starts) else {}
+    return dataclasses.replace(
+        impl,
+        samples={
+            name: rows[begin.get(name, 0) : end.get(name, len(rows))]
+            for name, rows in impl.samples.items()
+        },
+    )
 
 
 def measure(args: argparse.Namespace) -> Tuple[Dict[str, Any], List[Implementation]]:
@@ -727,7 +753,20 @@ def measure(args: argparse.Namespace) -> Tuple[Dict[str, Any], List[Implementati
         [SYSTEM_PYTHON] if os.access(SYSTEM_PYTHON, os.X_OK) else [], package
     )
     impls = implementations(args.build_dir, flags, package)
-    sample_all(impls, policies, args.build_dir, args.samples, args.rounds, flags)
+    # Each repeat appends its samples; these are where each repeat's begin.
+    starts: List[Dict[str, Dict[str, int]]] = []
+    sandbox_runs: List[Optional[Dict[str, Any]]] = []
+    for repeat in range(args.repeat):
+        print(f"run.py: repeat {repeat + 1} of {args.repeat}", file=sys.stderr)
+        starts.append(
+            {
+                impl.key: {name: len(rows) for name, rows in impl.samples.items()}
+                for impl in impls
+            }
+        )
+        sample_all(impls, policies, args.build_dir, args.samples, args.rounds, flags)
+        print("run.py: sandbox", file=sys.stderr)
+        sandbox_runs.append(sandbox_results(package))
 
     print("run.py: seccompx bench stage breakdown", file=sys.stderr)
     breakdown = stage_breakdown(package, args.breakdown_samples)
@@ -742,8 +781,6 @@ def measure(args: argparse.Namespace) -> Tuple[Dict[str, Any], List[Implementati
     ]
     print("run.py: import time", file=sys.stderr)
     imports = import_time(package, args.import_runs)
-    print("run.py: sandbox", file=sys.stderr)
-    sandbox = sandbox_results(package)
 
     results = {
         "machine": seccompx.bench.machine_info(),
@@ -780,10 +817,25 @@ def measure(args: argparse.Namespace) -> Tuple[Dict[str, Any], List[Implementati
             }
             for impl in impls
         ],
+        "repeats": [
+            {
+                "implementations": [
+                    {
+                        "key": impl.key,
+                        "unavailable": impl.unavailable,
+                        "summaries": summaries(repeat_part(impl, starts, index)),
+                    }
+                    for impl in impls
+                ],
+                "sandbox": sandbox_runs[index],
+            }
+            for index in range(len(starts))
+        ],
         "breakdown": breakdown,
         "bpf_runs": bpf_runs,
         "import": imports,
-        "sandbox": sandbox,
+        # The section shows the first repeat's run; the targets every one.
+        "sandbox": sandbox_runs[0],
     }
     return results, impls
 

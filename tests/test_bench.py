@@ -539,6 +539,8 @@ def test_run_script_writes_page(tmp_path: Path) -> None:
             "2",
             "--rounds",
             "2",
+            "--repeat",
+            "2",
             "--breakdown-samples",
             "1",
             "--import-runs",
@@ -574,7 +576,13 @@ def test_run_script_writes_page(tmp_path: Path) -> None:
     for key in ("c-libseccomp", "c-raw", "seccompx", "seccompx-program", "floor"):
         assert impls[key]["unavailable"] is None, key
         assert set(impls[key]["summaries"]) == set(bench.POLICY_NAMES), key
-    assert len(data["raw"]["seccompx"]["small"]) == 2
+    # Two samples in each of two repeats, pooled, and each repeat's own.
+    assert len(data["raw"]["seccompx"]["small"]) == 4
+    assert len(data["repeats"]) == 2
+    for repeat in data["repeats"]:
+        summaries = {impl["key"]: impl["summaries"] for impl in repeat["implementations"]}
+        assert summaries["seccompx"]["small"]["build+load"]["samples"] == 2
+    assert "| comparison | measured | each repeat | target | result |" in text
     if static_libseccomp() is None:
         assert data["package"]["path"] == "."
     else:
