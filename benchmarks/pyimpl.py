@@ -31,6 +31,7 @@ message on stderr gives the import error.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import json
 import os
@@ -325,6 +326,10 @@ def main(argv: List[str]) -> int:
 
     with open(args.policies) as file:
         policies = json.load(file)
+    # As timeit does: a collection inside a child would write to pages it
+    # shares with this process, in some samples and not others, and could
+    # run finalizers after the child loaded a strict filter.
+    gc.disable()
     # Samples of a child that does nothing: the page faults of forking,
     # reporting and exiting, to subtract from the others'.
     results: Dict[str, List[Tuple[int, ...]]] = {

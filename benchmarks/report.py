@@ -569,6 +569,9 @@ def _method(results: Dict[str, Any]) -> List[str]:
         "filter cannot be removed. The child times its work with a "
         "monotonic clock, sends the numbers to the parent on a pipe and "
         "exits.",
+        "- The Python processes that fork the samples turn the garbage "
+        "collector off, as timeit does, so that no collection runs in a "
+        "sample's child.",
         "- Before sampling, each implementation builds and exports every "
         "policy once in the parent. The first `seccomp_init` of a process "
         "probes the kernel's seccomp support; the warm-up keeps that probe "

@@ -14,6 +14,7 @@ to the other implementations compared.
 from __future__ import annotations
 
 import errno as _errno
+import gc
 import json
 import os
 import platform
@@ -752,8 +753,19 @@ def sample_in_children(
     makes only ``write`` and ``exit_group`` after ``body`` returns.  Raises
     BenchmarkError when a child raises, dies from a signal or runs longer
     than ``timeout`` seconds.
+
+    The garbage collector is off while the children are forked, as timeit
+    turns it off: a collection in a child would write to many pages it
+    shares with the parent, and run finalizers after the child loaded a
+    filter, which may deny the syscalls they make.
     """
-    return [_sample_once(body, timeout) for _ in range(samples)]
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return [_sample_once(body, timeout) for _ in range(samples)]
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _sample_once(body: Callable[[], Sequence[int]], timeout: float) -> Tuple[int, ...]:

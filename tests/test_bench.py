@@ -587,3 +587,12 @@ def test_run_script_writes_page(tmp_path: Path) -> None:
         assert data["package"]["path"] == "."
     else:
         check_static_build(data, text, tmp_path / "build")
+
+
+def test_sample_in_children_turns_collector_off() -> None:
+    import gc
+
+    gc.enable()
+    samples = bench.sample_in_children(lambda: (int(gc.isenabled()),), 2)
+    assert samples == [(0,), (0,)]
+    assert gc.isenabled()
