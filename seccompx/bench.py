@@ -761,11 +761,30 @@ def sample_in_children(
     """
     enabled = gc.isenabled()
     gc.disable()
+    reserve = _reserve_free_blocks()
     try:
         return [_sample_once(body, timeout) for _ in range(samples)]
     finally:
+        del reserve
         if enabled:
             gc.enable()
+
+
+def _reserve_free_blocks() -> List[object]:
+    """Leave free blocks in every small size class of Python's allocator,
+    and return the objects that keep their pools in use.
+
+    After loading its filter, a child still creates a few objects: the
+    timestamps and the bytes it sends.  When a size class has no free block
+    and no arena a free pool, Python's allocator maps a new arena, and a
+    filter that allows only write and exit_group kills the child for that
+    mmap.  The blocks freed here are inherited by every child forked
+    afterwards, and the objects kept alive keep their pools and arenas from
+    being released.
+    """
+    blocks: List[object] = [(1 << 62) + i for i in range(64)]
+    blocks += [bytes(size) for size in range(512) for _ in range(8)]
+    return blocks[::16]
 
 
 def _sample_once(body: Callable[[], Sequence[int]], timeout: float) -> Tuple[int, ...]:
