@@ -331,7 +331,7 @@ def main(argv: List[str]) -> int:
     # run finalizers after the child loaded a strict filter.
     gc.disable()
     # Free blocks in every small size class of Python's allocator, for the
-    # few objects a child creates after loading its filter: without one,
+    # few objects a child creates after loading its filter.  Without one,
     # the allocator maps a new arena, and a filter that allows only write
     # and exit_group kills the child for that mmap.  The objects kept alive
     # keep their pools and arenas from being released.
