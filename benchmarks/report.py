@@ -204,10 +204,10 @@ def _targets(results: Dict[str, Any]) -> List[str]:
         f"The comparison ran {max(repeats, 1)} times in a row (--repeat). "
         "*measured* pools the samples of every repeat, and *each repeat* gives "
         "the ratio of each one. A page fault costs more or less from one "
-        "minute to the next on a shared machine, and the Python rows take "
-        "more page faults than C's (see the page-fault columns), so their "
-        "ratios to C move from repeat to repeat. A target counts as met only "
-        "when every repeat meets it.",
+        "minute to the next on a shared machine. The Python rows take more "
+        "page faults than C's (see the page-fault columns), so their ratios "
+        "to C move from repeat to repeat. A target counts as met only when "
+        "every repeat meets it.",
         "",
         "| comparison | measured | each repeat | target | result |",
         "| --- | --- | --- | --- | --- |",

@@ -755,9 +755,9 @@ def sample_in_children(
     than ``timeout`` seconds.
 
     The garbage collector is off while the children are forked, as timeit
-    turns it off: a collection in a child would write to many pages it
-    shares with the parent, and run finalizers after the child loaded a
-    filter, which may deny the syscalls they make.
+    turns it off.  A collection in a child would write to many pages it
+    shares with the parent.  It would also run finalizers after the child
+    loaded a filter, which may deny the syscalls they make.
     """
     enabled = gc.isenabled()
     gc.disable()

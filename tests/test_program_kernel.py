@@ -330,7 +330,7 @@ def build_filter(spec: FilterSpec) -> Program:
         warnings.simplefilter("ignore", seccompx.UnmatchableRuleWarning)
         # Values above 32 bits on x86 and x32, and argument rules on
         # socketcall(2) there, are part of what the kernel comparison
-        # checks; test_truncated_value_warns asserts the first warning.
+        # checks.  test_truncated_value_warns asserts the first warning.
         warnings.simplefilter("ignore", seccompx.TruncatedValueWarning)
         warnings.simplefilter("ignore", seccompx.MultiplexedRuleWarning)
         f = Filter(

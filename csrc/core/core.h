@@ -93,8 +93,8 @@ typedef struct {
     PyObject *available;        /* actions_available()'s result, or None */
     PyObject *action_type;      /* seccompx.Action */
     /* The offset of the slot that contains an Action's _value, and
-     * action_type's version tag when the offset was read; both 0 when
-     * _value is not a plain slot. */
+     * action_type's version tag when the offset was read.  Both are 0
+     * when _value is not a plain slot. */
     Py_ssize_t value_offset;
     unsigned int value_version;
     int kinds_known;            /* 0: the kernel's list is unknown */

@@ -250,8 +250,8 @@ type_unchanged(PyTypeObject *type, unsigned int version)
 #endif
 }
 
-/* Return the offset of the slot that holds an Action's _value, and set
- * *version to the type's version tag, or return 0 when reading the slot
+/* Return the offset of the slot that contains an Action's _value, and set
+ * *version to the type's version tag.  Returns 0 when reading the slot
  * could differ from getattr(action, "_value"). */
 static Py_ssize_t
 find_value_slot(scx_state *st, PyTypeObject *type, unsigned int *version)
@@ -489,10 +489,10 @@ read_action_value(scx_state *st, const scx_defaults *d, PyObject *action,
 /*
  * Initialise the filter as Filter(action, optimize=optimize) does with
  * every other keyword at its default, in one call; optimize is None, 1 or
- * 2.  Returns 1 when done, -1 with an exception set, or 0, changing
- * nothing, in three cases: the defaults were not recorded for this API
- * level and list of kernel actions, action is not a seccompx.Action the
- * kernel lists, or a call fails.  The caller then takes the general path,
+ * 2.  Returns 1 when done, or -1 with an exception set.  Returns 0,
+ * changing nothing, in three cases: the defaults were not recorded for
+ * this API level and list of kernel actions, action is not a
+ * seccompx.Action the kernel lists, or a call fails.  The caller then takes the general path,
  * which raises the precise error.  available is actions_available()'s
  * result, which must be the one the defaults were recorded for, or NULL
  * to trust the record, which _forget_defaults() drops when the result may

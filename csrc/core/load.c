@@ -16,10 +16,10 @@
  * libseccomp 2.6 added transactions, which make add_rules() all or
  * nothing.  A shared build references them weakly, so one build runs on
  * 2.5 (they are NULL there) and uses them on 2.6; 2.5 headers lack the
- * prototypes.  A static build knows its libseccomp when it is compiled,
- * and must not reference them weakly: the dynamic linker would bind such
- * a reference to another libseccomp loaded in the process, and hand it
- * this copy's context.
+ * prototypes.  A static build is compiled against the libseccomp it
+ * links, and must not reference them weakly.  The dynamic linker would
+ * bind such a reference to another libseccomp loaded in the process, and
+ * hand it this copy's context.
  */
 #if defined(SECCOMPX_STATIC_LIBSECCOMP) && !SCX_LIBSECCOMP_2_6
 #define SCX_HAVE_TRANSACTIONS 0

@@ -330,9 +330,9 @@ __wrap_free(void *block)
  * and class `index` has no free block.  Returns whether it did.  The
  * bytes it takes over were never handed out.  gen_bpf_generate() grows
  * its program this way.  A free block of the larger class is used
- * instead when there is one, because each block grown in place leaves
- * its small class short by one, and building filters in a loop would
- * otherwise keep cutting fresh blocks of that class from new slabs. */
+ * instead when there is one.  Each block grown in place leaves its small
+ * class short by one, so building filters in a loop would otherwise keep
+ * cutting fresh blocks of that class from new slabs. */
 static int
 grow_in_place(block_header *header, size_t index)
 {

@@ -1068,8 +1068,10 @@ status_of_child(void (*body)(void *), void *argument)
 static void
 check_exit_0(int status, const char *what)
 {
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: the child "
-          "ended with status 0x%x", what, status);
+    CHECK(WIFEXITED(status), "%s: the child was killed, status 0x%x", what,
+          status);
+    CHECK(WEXITSTATUS(status) == 0, "%s: the child exited with %d", what,
+          WEXITSTATUS(status));
 }
 
 typedef struct {
@@ -1221,8 +1223,10 @@ check_aborts(void (*body)(void *), void *argument, const char *what)
 {
     int status = status_of_child(body, argument);
 
-    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "%s: the "
-          "child ended with status 0x%x, expected SIGABRT", what, status);
+    CHECK(WIFSIGNALED(status), "%s: the child exited with status 0x%x, "
+          "expected SIGABRT", what, status);
+    CHECK(WTERMSIG(status) == SIGABRT, "%s: the child was killed by signal "
+          "%d, expected SIGABRT", what, WTERMSIG(status));
 }
 
 static void
