@@ -263,6 +263,22 @@ def test_filter_dealloc_returns_blocks() -> None:
     assert after["bytes"] == before["bytes"]
 
 
+def test_small_second_batch_keeps_store() -> None:
+    # The first store has room for twice its batch, so three more rules add
+    # only libseccomp's blocks (under 2 KiB); moving the store adds 8 KiB.
+    first = rule_list(RULES)
+    second = [(ERRNO(errno.ENOENT), name, ()) for name in ("chmod", "chown", "link")]
+    export_and_close(build_filter())
+    f = Filter(default=ALLOW)
+    f.add_rules(first)
+    before = heap_stats()
+    f.add_rules(second)
+    after = heap_stats()
+    export_and_close(f)
+    assert after["blocks"] > before["blocks"]
+    assert after["bytes"] - before["bytes"] < 4 << 10
+
+
 def test_filter_loop_keeps_regions_bounded() -> None:
     start = settle()
     for _ in range(3):

@@ -1038,9 +1038,11 @@ scx_reserve_rules(scx_filter *self, Py_ssize_t extra)
         return 0;
     if (wanted > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(scx_rule))
         return -1;
-    /* The first store is as large as the first batch needs, which keeps
-     * small filters to small allocations; later ones double. */
-    capacity = self->rules_capacity ? self->rules_capacity : wanted;
+    /* The first store has room for twice the first batch, so that a
+     * second, smaller batch (add_rules() after allow(), say) does not
+     * copy the store.  Pages of the room that no rule reaches are never
+     * written, so they cost no page faults.  Later stores double. */
+    capacity = self->rules_capacity ? self->rules_capacity : 2 * wanted;
     while (capacity < wanted) {
         if (capacity > PY_SSIZE_T_MAX / 2 / (Py_ssize_t)sizeof(scx_rule))
             return -1;
