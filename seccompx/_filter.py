@@ -1059,6 +1059,9 @@ class Filter(_core.FilterBase):
         return False
 
     def _load_error(self, err: int) -> LoadError:
+        # The kernel returns EACCES only while no_new_privs is off.
+        if err == _errno.EACCES and self.no_new_privs and _process_has_filter():
+            return _stacked_load_error(err)
         if err == _errno.EACCES:
             return LoadError(
                 "the kernel rejected the filter: no_new_privs is off and the "
@@ -1080,10 +1083,16 @@ class Filter(_core.FilterBase):
                     err,
                     reason="too_large",
                 )
+            earlier = (
+                "; or a seccomp filter loaded earlier returns EINVAL for "
+                "prctl or seccomp"
+                if _process_has_filter()
+                else ""
+            )
             return LoadError(
                 "the kernel rejected the filter or a load flag (EINVAL): "
                 f"tsync={self.tsync}, log={self.log}, ssb={self.ssb}; the "
-                "kernel may not support one of these flags",
+                f"kernel may not support one of these flags{earlier}",
                 err,
                 reason="flag",
             )
@@ -1119,15 +1128,8 @@ class Filter(_core.FilterBase):
             )
         if err in (_errno.EFAULT, _errno.EPERM) and _process_has_filter():
             # libseccomp calls prctl() and seccomp() to load; a filter
-            # loaded earlier that refuses them surfaces as EFAULT or EPERM.
-            return LoadError(
-                f"loading the filter failed ({_errno.errorcode[err]}): this "
-                "process already has a seccomp filter, which probably "
-                "refuses prctl or seccomp, the syscalls a load needs; allow "
-                "both in the first filter to stack another",
-                err,
-                reason="stacked",
-            )
+            # loaded earlier that rejects them surfaces as EFAULT or EPERM.
+            return _stacked_load_error(err)
         return LoadError(
             f"loading the filter failed: {os.strerror(err)}", err, reason="kernel"
         )
@@ -1383,6 +1385,19 @@ def _seccomp_filters(status_path: str) -> Optional[Tuple[str, str]]:
     return (
         fields.get("Seccomp", "").strip(),
         fields.get("Seccomp_filters", "").strip(),
+    )
+
+
+def _stacked_load_error(err: int) -> LoadError:
+    """Build the LoadError for a load that a filter loaded earlier
+    rejected with ``err``."""
+    return LoadError(
+        f"loading the filter failed ({_errno.errorcode.get(err, err)}): this "
+        "process already has a seccomp filter, which probably rejects prctl "
+        "or seccomp, the syscalls a load needs; allow both in the first "
+        "filter to stack another",
+        err,
+        reason="stacked",
     )
 
 

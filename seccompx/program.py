@@ -168,7 +168,7 @@ class Program(_bpf.ProgramBase):
         raise AttributeError("Program objects are immutable")
 
     def __reduce__(self) -> Tuple[type, Tuple[bytes, Optional[Tuple[Arch, ...]]]]:
-        return (Program, (self._data, self._given_arches))
+        return (type(self), (self._data, self._given_arches))
 
     def __repr__(self) -> str:
         arches = ",".join(str(arch) for arch in self.arches) or "none"
@@ -259,7 +259,8 @@ class Program(_bpf.ProgramBase):
             Every keyword takes only True or False; any other value raises
             TypeError before anything is loaded.
             Returns the listener descriptor with ``new_listener``, else None.
-            Raises LoadError with a ``reason`` when the kernel rejects it.
+            Raises LoadError with a ``reason`` when the kernel rejects it; a
+            program that fails :meth:`validate` is rejected before anything is set.
             Loading cannot be undone.
             """
             ...
@@ -734,6 +735,10 @@ def _load_error(
     """Build the LoadError for a failed Program.load (called from _bpf)."""
     count = len(data) // 8
     if stage == _bpf.STAGE_NO_NEW_PRIVS:
+        # Since Linux 3.5 this prctl() fails only when a seccomp filter
+        # loaded earlier returns an errno for it.
+        if err != _errno.EINVAL or _has_filter():
+            return _stacked_error("prctl(PR_SET_NO_NEW_PRIVS)", err)
         return LoadError(
             f"prctl(PR_SET_NO_NEW_PRIVS) failed: {os.strerror(err)}; the "
             "kernel may be older than 3.5",
@@ -742,6 +747,10 @@ def _load_error(
         )
     if stage == _bpf.STAGE_TSYNC or err == _errno.ESRCH:
         return _tsync_error(thread or None)
+    # The kernel returns EACCES only while no_new_privs is off, so with it
+    # on, a filter loaded earlier returned the error.
+    if err == _errno.EACCES and _has_filter() and _no_new_privs_set():
+        return _stacked_error("seccomp(2)", err)
     if err == _errno.EACCES:
         return LoadError(
             "the kernel rejected the filter: no_new_privs is off and the "
@@ -762,12 +771,43 @@ def _load_error(
             err,
             reason="listener",
         )
+    if err in (_errno.EFAULT, _errno.EPERM) and _has_filter():
+        return _stacked_error("seccomp(2)", err)
     if err == _errno.EFAULT:
         return LoadError(
             "the kernel could not read the program (EFAULT)", err, reason="fault"
         )
     return LoadError(
         f"loading the filter failed: {os.strerror(err)}", err, reason="kernel"
+    )
+
+
+def _has_filter() -> bool:
+    """Return whether the calling process already has a seccomp filter."""
+    from ._filter import _process_has_filter
+
+    return _process_has_filter()
+
+
+def _no_new_privs_set() -> bool:
+    """Return whether no_new_privs is set for the calling thread."""
+    try:
+        with open("/proc/thread-self/status", encoding="ascii") as status:
+            return any(line.split() == ["NoNewPrivs:", "1"] for line in status)
+    except OSError:
+        return False
+
+
+def _stacked_error(call: str, err: int) -> LoadError:
+    """Build the LoadError for ``call`` failing with ``err`` because a
+    filter loaded earlier rejects it."""
+    return LoadError(
+        f"{call} failed ({_errno.errorcode.get(err, err)}): this process "
+        "already has a seccomp filter, which probably rejects prctl or "
+        "seccomp, the syscalls a load needs; allow both in the first filter "
+        "to stack another",
+        err,
+        reason="stacked",
     )
 
 
@@ -800,14 +840,19 @@ def _invalid_error(data: bytes, count: int, flags: int) -> LoadError:
         _bpf.check(data)
     except ProgramError as error:
         return LoadError(
-            f"the kernel rejected the program: {error}",
+            f"the program fails the kernel's checks: {error}",
             _errno.EINVAL,
             reason="program",
         )
+    earlier = (
+        "; or a seccomp filter loaded earlier returns EINVAL for seccomp(2)"
+        if _has_filter()
+        else ""
+    )
     return LoadError(
         f"the kernel rejected a load flag (EINVAL); flags: "
         f"{_flag_names(flags)}; the running kernel may not support one of "
-        "them, or the combination",
+        f"them, or the combination{earlier}",
         _errno.EINVAL,
         reason="flag",
     )

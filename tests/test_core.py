@@ -1147,6 +1147,32 @@ def test_stacked_load_blocked_by_first_filter_explains():
     assert "prctl or seccomp" in message
 
 
+@pytest.mark.parametrize("answer", [errno.EACCES, errno.EINVAL])
+def test_stacked_load_answered_by_first_filter(answer):
+    def body(out):
+        first = Filter(default=ALLOW)
+        first.add_rule(ERRNO(answer), "seccomp")
+        first.load()
+        second = Filter(default=ALLOW)
+        second.add_rule(ERRNO(1), "getppid")
+        try:
+            second.load()
+        except seccompx.LoadError as error:
+            report(out, f"{error.reason}|{error}")
+            return 0
+        return 1
+
+    result = run_in_child(body)
+    assert result.exitcode == 0, result
+    reason, message = result.text.strip().split("|", 1)
+    if answer == errno.EACCES:
+        assert reason == "stacked"
+        assert "already has a seccomp filter" in message
+    else:
+        assert reason == "flag"
+        assert "a seccomp filter loaded earlier" in message
+
+
 def test_conflict_found_among_many_rules():
     # The conflict check skips rules for other syscalls; a clash with a
     # rule added long before, or earlier in the same batch, still raises.

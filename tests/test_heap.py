@@ -268,7 +268,7 @@ def test_small_second_batch_keeps_store() -> None:
     # only libseccomp's blocks (under 2 KiB); moving the store adds 8 KiB.
     first = rule_list(RULES)
     second = [(ERRNO(errno.ENOENT), name, ()) for name in ("chmod", "chown", "link")]
-    export_and_close(build_filter())
+    settle()
     f = Filter(default=ALLOW)
     f.add_rules(first)
     before = heap_stats()

@@ -18,7 +18,7 @@ import seccompx
 from seccompx import ALLOW, ERRNO, KILL_PROCESS, Arch, Arg, Filter, Program
 from seccompx import _bpf
 from seccompx._bpfcode import encode
-from childproc import run_in_child
+from childproc import report, run_in_child
 from test_program_asm import (
     ALLOW as RAW_ALLOW,
     ALU_K,
@@ -118,6 +118,19 @@ def test_program_pickles() -> None:
     copy = pickle.loads(pickle.dumps(prog))
     assert copy == prog
     assert copy.arches == (Arch.X86_64, Arch.X32)
+
+
+class TaggedProgram(Program):
+    """A subclass that pickling must keep."""
+
+    __slots__ = ()
+
+
+def test_subclass_pickles() -> None:
+    prog = TaggedProgram(bytes(simple_program()), arches=["x86_64"])
+    copy = pickle.loads(pickle.dumps(prog))
+    assert type(copy) is TaggedProgram
+    assert copy == prog
 
 
 @pytest.mark.parametrize(
@@ -652,17 +665,19 @@ def test_kernel_agrees_with_checker() -> None:
     invalid.append(Program(encode([stmt(LD_IMM)] * 4096 + [ret(RAW_ALLOW)])))
     valid = [Program(encode(insns)) for insns in VALID_ODD_PROGRAMS.values()]
 
+    # _bpf.load() leaves every check to the kernel, whereas Program.load()
+    # rejects these programs before calling it.
     def body(fd: int) -> int:
         for prog in invalid:
             try:
-                prog.load()
+                _bpf.load(prog._data, _bpf.FLAG_TSYNC, True)
             except seccompx.LoadError as error:
                 os.write(fd, f"{error.errno} {error.reason}\n".encode())
             else:
                 os.write(fd, b"loaded\n")
         # Each valid program allows everything, so they can stack.
         for prog in valid:
-            prog.load()
+            _bpf.load(prog._data, _bpf.FLAG_TSYNC, True)
             os.write(fd, b"loaded\n")
         return 0
 
@@ -674,6 +689,75 @@ def test_kernel_agrees_with_checker() -> None:
         assert line == f"{errno.EINVAL} program"
     assert lines[len(invalid) - 1] == f"{errno.EINVAL} too_large"
     assert lines[len(invalid) :] == ["loaded"] * len(valid)
+
+
+def no_new_privs() -> str:
+    """Return the NoNewPrivs value of /proc/self/status."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("NoNewPrivs:"):
+                return line.split()[1]
+    return "missing"
+
+
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"", "program"),
+        (b"\xff" * 16, "program"),
+        (encode([stmt(LD_IMM)] * 4096 + [ret(RAW_ALLOW)]), "too_large"),
+    ],
+    ids=["empty", "bad opcode", "4097 instructions"],
+)
+def test_invalid_load_keeps_privileges(data: bytes, reason: str) -> None:
+    prog = Program(data)
+
+    def body(fd: int) -> int:
+        try:
+            prog.load()
+        except seccompx.LoadError as error:
+            report(fd, f"{error.errno} {error.reason}")
+        report(fd, f"no_new_privs {no_new_privs()}")
+        return 0
+
+    result = run_in_child(body)
+    assert result.exitcode == 0, result
+    assert result.text.splitlines() == [
+        f"{errno.EINVAL} {reason}",
+        "no_new_privs 0",
+    ]
+
+
+@pytest.mark.parametrize(
+    "syscall, answer, reason",
+    [
+        ("prctl", errno.EPERM, "stacked"),
+        ("seccomp", errno.EPERM, "stacked"),
+        ("seccomp", errno.EACCES, "stacked"),
+        ("seccomp", errno.EINVAL, "flag"),
+    ],
+)
+def test_load_under_blocking_filter(syscall: str, answer: int, reason: str) -> None:
+    first = Filter(ALLOW)
+    first.add_rule(ERRNO(answer), syscall)
+    blocking = first.compile()
+    first.close()
+    prog = program(ret(RAW_ALLOW))
+
+    def body(fd: int) -> int:
+        blocking.load()
+        try:
+            prog.load()
+        except seccompx.LoadError as error:
+            report(fd, f"{error.errno} {error.reason}")
+            report(fd, str(error))
+        return 0
+
+    result = run_in_child(body)
+    assert result.exitcode == 0, result
+    lines = result.text.splitlines()
+    assert lines[0] == f"{answer} {reason}"
+    assert "seccomp filter" in lines[1]
 
 
 # Loading -------------------------------------------------------------------

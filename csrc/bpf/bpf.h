@@ -34,6 +34,8 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     PyObject *data;                 /* bytes, set by Program.__init__ */
+    int valid;                      /* whether data passes the kernel's
+                                     * checks (scx_bpf_check) */
 } scx_bpf_program;
 
 /* Why a program fails the kernel's checks. */
@@ -72,7 +74,7 @@ PyObject *scx_bpf_run_py(PyObject *module, PyObject *const *args,
 PyObject *scx_bpf_load_py(PyObject *module, PyObject *const *args,
                           Py_ssize_t nargs);
 PyObject *scx_bpf_install(PyObject *program, unsigned long flags,
-                          int no_new_privs);
+                          int no_new_privs, int valid);
 extern PyType_Spec scx_bpf_program_spec;
 
 /* dump.c */

@@ -81,16 +81,21 @@ scx_bpf_load_py(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     no_new_privs = args[2] == Py_True;
-    return scx_bpf_install(args[0], flags, no_new_privs);
+    /* The kernel alone checks the program here, so that tests can compare
+     * its verdicts with scx_bpf_check()'s. */
+    return scx_bpf_install(args[0], flags, no_new_privs, 1);
 }
 
 /*
  * Install a program held in a bytes object whose length is a multiple of
- * 8: set PR_SET_NO_NEW_PRIVS if asked, then call seccomp(2).  Returns
+ * 8: set PR_SET_NO_NEW_PRIVS if asked, then call seccomp(2).  A program
+ * that is not valid (scx_bpf_check() failed) is rejected before either
+ * call, because no_new_privs cannot be unset once set.  Returns
  * seccomp(2)'s result as an int, or NULL with LoadError set.
  */
 PyObject *
-scx_bpf_install(PyObject *program, unsigned long flags, int no_new_privs)
+scx_bpf_install(PyObject *program, unsigned long flags, int no_new_privs,
+                int valid)
 {
     struct sock_fprog fprog;
     size_t count = (size_t)PyBytes_GET_SIZE(program) / sizeof(struct sock_filter);
@@ -99,7 +104,7 @@ scx_bpf_install(PyObject *program, unsigned long flags, int no_new_privs)
 
     /* sock_fprog.len is an unsigned short: a longer program would reach
      * the kernel truncated, so reject it here. */
-    if (count > USHRT_MAX)
+    if (!valid || count > USHRT_MAX)
         return raise_load_error(STAGE_SECCOMP, EINVAL, 0, program, flags);
     fprog.len = (unsigned short)count;
     fprog.filter = (struct sock_filter *)PyBytes_AS_STRING(program);

@@ -136,18 +136,23 @@ program_load(PyObject *self, PyTypeObject *defining_class,
     if (values[KW_WAIT_KILLABLE_RECV] == Py_True)
         flags |= SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
 
-    result = scx_bpf_install(data, flags, values[KW_NO_NEW_PRIVS] == Py_True);
+    result = scx_bpf_install(data, flags, values[KW_NO_NEW_PRIVS] == Py_True,
+                             ((scx_bpf_program *)self)->valid);
     if (result == NULL || values[KW_NEW_LISTENER] == Py_True)
         return result;
     Py_DECREF(result);
     Py_RETURN_NONE;
 }
 
-/* _set_data(data): store the program's bytes, once.  Only bytes are
- * accepted, so the member can never be part of a reference cycle. */
+/* _set_data(data): store the program's bytes, once, and whether the
+ * kernel's checks accept them, so that load() need not check again.  Only
+ * bytes are accepted, so the member can never be part of a reference
+ * cycle. */
 static PyObject *
 program_set_data(scx_bpf_program *self, PyObject *data)
 {
+    scx_bpf_error error;
+
     if (!PyBytes_CheckExact(data)) {
         PyErr_Format(PyExc_TypeError, "program data must be bytes, not %.100s",
                      Py_TYPE(data)->tp_name);
@@ -158,6 +163,10 @@ program_set_data(scx_bpf_program *self, PyObject *data)
                         "Program objects are immutable");
         return NULL;
     }
+    self->valid = PyBytes_GET_SIZE(data) % sizeof(struct sock_filter) == 0
+                  && scx_bpf_check(PyBytes_AS_STRING(data),
+                                   (size_t)PyBytes_GET_SIZE(data)
+                                   / sizeof(struct sock_filter), &error) == 0;
     Py_INCREF(data);
     self->data = data;
     Py_RETURN_NONE;
@@ -197,7 +206,8 @@ program_dealloc(scx_bpf_program *self)
 "Every keyword takes only True or False; any other value raises\n" \
 "TypeError before anything is loaded.\n" \
 "Returns the listener descriptor with ``new_listener``, else None.\n" \
-"Raises LoadError with a ``reason`` when the kernel rejects it.\n" \
+"Raises LoadError with a ``reason`` when the kernel rejects it; a\n" \
+"program that fails :meth:`validate` is rejected before anything is set.\n" \
 "Loading cannot be undone."
 
 static PyMethodDef program_methods[] = {
