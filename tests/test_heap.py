@@ -265,7 +265,7 @@ def test_filter_dealloc_returns_blocks() -> None:
 
 def test_small_second_batch_keeps_store() -> None:
     # The first store has room for twice its batch, so three more rules add
-    # only libseccomp's blocks (under 2 KiB); moving the store adds 8 KiB.
+    # only libseccomp's blocks (under 2 KiB).  Moving the store adds 8 KiB.
     first = rule_list(RULES)
     second = [(ERRNO(errno.ENOENT), name, ()) for name in ("chmod", "chown", "link")]
     settle()

@@ -119,10 +119,12 @@ def _error_cycle(i: int) -> None:
 
 def _partial_batch_cycle(i: int) -> None:
     f = Filter(default=ALLOW)
+    # libseccomp 2.5 keeps the first rule and marks the filter broken.
+    # 2.6 undoes the batch in a transaction and raises the rule's error.
     try:
         f._add_rules([(ERRNO(1).value, "read"), (ERRNO(1).value, "socketcall")],
                      exact=True, missing=2)
-    except seccompx.FilterStateError:
+    except (seccompx.FilterStateError, seccompx.UnsupportedError):
         pass
     f.reset()
     f.close()

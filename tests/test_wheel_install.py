@@ -257,7 +257,7 @@ def suite_arguments() -> List[str]:
 def test_suite_against_wheel(hidden_env: HiddenEnvironment) -> None:
     full = os.environ.get("SECCOMPX_WHEEL_SUITE") == "full"
     result = hidden_env.run(
-        ["-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+        ["-m", "pytest", "-q", "-rfEs", "-p", "no:cacheprovider",
          "--rootdir", str(ROOT), *suite_arguments()],
         timeout=FULL_TIMEOUT if full else SUBSET_TIMEOUT,
     )

@@ -43,7 +43,12 @@ install_build_tools() {
     elif command -v yum >/dev/null 2>&1; then
         yum install -y gperf kernel-headers
     elif command -v apt-get >/dev/null 2>&1; then
-        apt-get install -y gperf linux-libc-dev
+        # Only what is missing: naming an installed package would upgrade it.
+        packages=""
+        case "$need" in *gperf*) packages="gperf" ;; esac
+        case "$need" in *kernel-headers*) packages="$packages linux-libc-dev" ;; esac
+        # shellcheck disable=SC2086 # one word per package
+        apt-get install -y --no-upgrade $packages
     else
         echo "$0: install gperf and the Linux uapi headers, then rerun" >&2
         exit 1

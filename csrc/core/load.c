@@ -42,7 +42,10 @@ void seccomp_transaction_reject(const scmp_filter_ctx ctx);
 int
 scx_transactions_available(void)
 {
-#if SCX_HAVE_TRANSACTIONS
+#if SCX_HAVE_TRANSACTIONS && defined(SECCOMPX_STATIC_LIBSECCOMP)
+    /* Linked from the archive, the three functions are always present. */
+    return 1;
+#elif SCX_HAVE_TRANSACTIONS
     return seccomp_transaction_start != NULL
            && seccomp_transaction_commit != NULL
            && seccomp_transaction_reject != NULL;

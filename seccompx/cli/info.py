@@ -122,7 +122,7 @@ def collect() -> Dict[str, Any]:
 # Text output for a None value, by report key.
 NONE_TEXT = {
     "libseccomp_library": "unknown (/proc/self/maps is not readable)",
-    "libseccomp_notice": "none (libseccomp is not bundled)",
+    "libseccomp_notice": "none (only a wheel installs libseccomp's licence notice)",
     "kernel_actions": "unknown (no /proc/sys/kernel/seccomp/actions_avail)",
 }
 
