@@ -311,7 +311,9 @@ def test_bench_module_entry_point() -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=ROOT,
+        # The folder of the package under test, which may be an installed
+        # wheel: from the source tree, -m would import the in-place build.
+        cwd=Path(seccompx.__file__).resolve().parent.parent,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["targets"][0]["name"] == "small"

@@ -11,16 +11,21 @@ from pathlib import Path
 
 import pytest
 
+import seccompx
+
 ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_PARENT = Path(seccompx.__file__).resolve().parent.parent
 # The compiled extensions and their stubs (seccompx/<name>.pyi).
 EXTENSIONS = ("_core", "_bpf", "_notify", "_sandbox", "_bench")
 
 
-def run_mypy(module: str, *args: str, cache: Path) -> subprocess.CompletedProcess[str]:
+def run_mypy(
+    module: str, *args: str, cache: Path, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
     pytest.importorskip("mypy")
     return subprocess.run(
         [sys.executable, "-m", module, *args],
-        cwd=ROOT,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=600,
@@ -45,5 +50,7 @@ def test_mypy_strict(tmp_path: Path) -> None:
 def test_stubs_match_extensions(tmp_path: Path) -> None:
     """stubtest imports each extension and compares it with its stub."""
     modules = [f"seccompx.{name}" for name in EXTENSIONS]
-    result = run_mypy("mypy.stubtest", *modules, cache=tmp_path)
+    # From the folder of the package under test, which may be an installed
+    # wheel rather than the source tree.
+    result = run_mypy("mypy.stubtest", *modules, cache=tmp_path, cwd=PACKAGE_PARENT)
     assert result.returncode == 0, result.stdout + result.stderr
