@@ -13,11 +13,14 @@ to the other implementations compared.
 
 from __future__ import annotations
 
+import contextlib
 import errno as _errno
 import gc
 import json
+import math
 import os
 import platform
+import reprlib
 import select
 import signal
 import struct
@@ -25,7 +28,7 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from . import _bench
 from ._actions import ALLOW, ERRNO, KILL_PROCESS, Action, ActionKind
@@ -35,7 +38,7 @@ from ._errors import (
     UnknownSyscallError,
     UnsupportedError,
 )
-from ._filter import Filter, libseccomp_version, resolve_syscall
+from ._filter import Filter, _returns_notify, libseccomp_version, resolve_syscall
 from ._types import Arg, Comparison
 from .program import Program
 
@@ -715,15 +718,40 @@ class Summary:
 
 def percentile(values: Sequence[float], fraction: float) -> float:
     """Return the ``fraction`` quantile of ``values``, interpolating
-    linearly between the two nearest ranks (numpy's default method)."""
+    linearly between the two nearest ranks (numpy's default method).
+
+    ``fraction`` is a number from 0 to 1 (0.5 for the median).  Raises
+    TypeError for a ``fraction`` or value that is not a real number, and
+    InvalidArgumentError for an empty ``values``, a NaN or a ``fraction``
+    outside 0 to 1.
+    """
+    _check_real(fraction, "fraction")
+    if not 0 <= fraction <= 1:
+        raise InvalidArgumentError(
+            f"percentile fraction {fraction!r} is out of range: use a number "
+            "from 0 to 1 (0.5 for the median)"
+        )
     if not values:
         raise InvalidArgumentError("cannot take a percentile of no samples")
+    for value in values:
+        _check_real(value, "sample")
     ordered = sorted(values)
     position = (len(ordered) - 1) * fraction
     lower = int(position)
     upper = min(lower + 1, len(ordered) - 1)
     weight = position - lower
     return ordered[lower] * (1 - weight) + ordered[upper] * weight
+
+
+def _check_real(value: object, name: str) -> None:
+    """Raise unless ``value`` is an int or float other than NaN."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(
+            f"{name} must be an int or float, not {type(value).__name__} "
+            f"{value!r}"
+        )
+    if math.isnan(value):
+        raise InvalidArgumentError(f"{name} must be a number, not NaN")
 
 
 def summarize(values: Sequence[float], unit: str) -> Summary:
@@ -741,6 +769,9 @@ def summarize(values: Sequence[float], unit: str) -> Summary:
 
 _OK = b"="
 _FAILED = b"!"
+# Marks a message saying that the body returned something other than a
+# sequence of 64-bit integers.
+_BAD_RESULT = b"?"
 
 
 def sample_in_children(
@@ -748,26 +779,63 @@ def sample_in_children(
 ) -> List[Tuple[int, ...]]:
     """Run ``body`` in ``samples`` freshly forked children, one at a time.
 
-    ``body`` returns integers, usually nanosecond intervals.  The child
-    sends them to the parent on a pipe and leaves with ``os._exit``, so it
-    makes only ``write`` and ``exit_group`` after ``body`` returns.  Raises
-    BenchmarkError when a child raises, dies from a signal or runs longer
-    than ``timeout`` seconds.
+    ``body`` returns a sequence of integers from -2**63 to 2**63 - 1,
+    usually nanosecond intervals.  The child sends them to the parent on a
+    pipe and leaves with ``os._exit``, so it makes only ``write`` and
+    ``exit_group`` after ``body`` returns.  ``timeout`` is the number of
+    seconds each child may run.
+
+    Raises InvalidArgumentError when ``samples`` is below 1 or
+    ``timeout`` is not a positive, finite number, TypeError when ``body``
+    returns anything but such a sequence, and BenchmarkError when a
+    child raises, dies from a signal or runs longer than ``timeout``.
 
     The garbage collector is off while the children are forked, as timeit
-    turns it off.  A collection in a child would write to many pages it
+    turns it off, and back on afterwards if it was on.  Before forking,
+    free blocks are left in Python's allocator for the objects a child
+    creates after loading a filter.  :func:`run` forks its children the
+    same way.
+    """
+    _check_count(samples, "samples", 1)
+    _check_timeout(timeout)
+    with _sampling():
+        return [_sample_once(body, timeout) for _ in range(samples)]
+
+
+@contextlib.contextmanager
+def _sampling() -> Iterator[None]:
+    """Prepare this process for forking benchmark children in the block.
+
+    The garbage collector is off in the block and back on afterwards if it
+    was on before.  A collection in a child would write to many pages it
     shares with the parent.  It would also run finalizers after the child
-    loaded a filter, which may deny the syscalls they make.
+    loaded a filter, which may deny the syscalls they make.  Before the
+    block runs, :func:`_reserve_free_blocks` leaves free allocator blocks
+    for the children, and the objects that keep their pools are held until
+    the block ends.
     """
     enabled = gc.isenabled()
     gc.disable()
     reserve = _reserve_free_blocks()
     try:
-        return [_sample_once(body, timeout) for _ in range(samples)]
+        yield
     finally:
         del reserve
         if enabled:
             gc.enable()
+
+
+def _check_timeout(timeout: float) -> None:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(
+            f"timeout must be a number of seconds, not "
+            f"{type(timeout).__name__} {timeout!r}"
+        )
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise InvalidArgumentError(
+            f"timeout {timeout!r} is invalid: use a positive, finite number "
+            "of seconds"
+        )
 
 
 def _reserve_free_blocks() -> List[object]:
@@ -797,10 +865,16 @@ def _sample_once(body: Callable[[], Sequence[int]], timeout: float) -> Tuple[int
         status = 1
         try:
             os.close(read_fd)
-            values = tuple(body())
-            os.write(write_fd, _OK + struct.pack(f"<{len(values)}q", *values))
-            status = 0
+            result = body()
+            try:
+                values = tuple(result)
+                message = _OK + struct.pack(f"<{len(values)}q", *values)
+                status = 0
+            except (TypeError, struct.error):
+                message = _BAD_RESULT + _bad_result_message(result).encode()
+            os.write(write_fd, message)
         except BaseException:
+            status = 1
             try:
                 os.write(write_fd, _FAILED + traceback.format_exc().encode())
             except BaseException:
@@ -817,6 +891,14 @@ def _sample_once(body: Callable[[], Sequence[int]], timeout: float) -> Tuple[int
     return _decode_sample(pid, status, data)
 
 
+def _bad_result_message(result: object) -> str:
+    return (
+        f"the benchmark body returned {type(result).__name__} "
+        f"{reprlib.repr(result)}; it must return a sequence of integers "
+        "from -2**63 to 2**63 - 1"
+    )
+
+
 def _read_until_eof(fd: int, pid: int, timeout: float) -> bytes:
     chunks: List[bytes] = []
     deadline = time.monotonic() + timeout
@@ -824,10 +906,12 @@ def _read_until_eof(fd: int, pid: int, timeout: float) -> bytes:
         remaining = deadline - time.monotonic()
         ready, _, _ = select.select([fd], [], [], max(remaining, 0.0))
         if not ready:
+            hint = _NOTIFY_HINT if _has_notify_listener(pid) else ""
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
             raise BenchmarkError(
-                f"benchmark child {pid} timed out after {timeout} s and was killed",
+                f"benchmark child {pid} timed out after {timeout} s and was "
+                f"killed{hint}",
                 _errno.ETIMEDOUT,
             )
         chunk = os.read(fd, 65536)
@@ -836,31 +920,102 @@ def _read_until_eof(fd: int, pid: int, timeout: float) -> bytes:
         chunks.append(chunk)
 
 
+def _has_notify_listener(pid: int) -> bool:
+    """Check whether process ``pid`` has a seccomp notification listener.
+
+    Returns False as well when /proc does not show the process's
+    descriptors.
+    """
+    directory = f"/proc/{pid}/fd"
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return False
+    for name in names:
+        try:
+            target = os.readlink(f"{directory}/{name}")
+        except OSError:
+            continue
+        if target == "anon_inode:seccomp notify":
+            return True
+    return False
+
+
 # The syscalls a benchmark child makes after loading its filter.
 # _sample_once() sends the samples with write and leaves with os._exit
 # (exit_group), and time.perf_counter_ns() uses clock_gettime, which the
 # vDSO usually serves without a syscall.  The syscall stage adds an ALLOW
 # rule for its own loop's call.
-_SIGSYS_HINT = (
-    "; the filter denied a syscall the child made after loading it. After "
-    "loading, the benchmark child calls write (to send its samples) and "
+_CHILD_SYSCALLS = ("write", "exit_group")
+_CHILD_NEEDS = (
+    "After loading, the benchmark child calls write (to send its samples) and "
     "exit_group, and clock_gettime where the vDSO cannot read the clock; "
     "allow these in the profile or policy"
 )
+_SIGSYS_HINT = (
+    "; the filter denied a syscall the child made after loading it. " + _CHILD_NEEDS
+)
+# TRACE fails the call with ENOSYS when no tracer is attached.
+_WRITE_FAILED = "the filter fails write (ERRNO, or TRACE with no tracer attached)"
+# glibc's _exit() runs an instruction that raises a signal (hlt, SIGSEGV,
+# on x86) when exit_group returns.
+_EXIT_FAILED = (
+    "the filter fails exit_group, after which glibc's _exit() runs an "
+    "instruction that raises a signal"
+)
+_NO_OUTPUT_HINT = (
+    f"; the child sent nothing, as happens when {_WRITE_FAILED}. {_CHILD_NEEDS}"
+)
+_NO_EXIT_HINT = (
+    f"; the child could not exit, as happens when {_EXIT_FAILED}. {_CHILD_NEEDS}"
+)
+_NO_OUTPUT_NO_EXIT_HINT = (
+    "; the child sent nothing and could not exit, as happens when "
+    f"{_WRITE_FAILED} and exit_group. {_CHILD_NEEDS}"
+)
+_NOTIFY_HINT = (
+    "; the child has a seccomp notification listener, so it is probably "
+    "waiting for a response to a NOTIFY action, and nothing responds to "
+    "notifications in a benchmark. The filter must not return NOTIFY for "
+    "the syscalls the child makes after loading it. " + _CHILD_NEEDS
+)
+# Signals that glibc's _exit() raises when exit_group fails: it runs hlt,
+# an undefined or a trap instruction, depending on the architecture.
+_EXIT_FAILED_SIGNALS = (signal.SIGSEGV, signal.SIGILL, signal.SIGTRAP)
+
+
+def _death_hint(number: int, data: bytes) -> str:
+    """Return the hint for a child killed by signal ``number`` after
+    sending ``data``."""
+    if number == signal.SIGSYS:
+        return _SIGSYS_HINT
+    if number not in _EXIT_FAILED_SIGNALS:
+        return ""
+    if data[:1] == _OK:
+        return _NO_EXIT_HINT
+    if not data:
+        return _NO_OUTPUT_NO_EXIT_HINT
+    return ""
 
 
 def _decode_sample(pid: int, status: int, data: bytes) -> Tuple[int, ...]:
     if os.WIFSIGNALED(status):
-        name = signal.Signals(os.WTERMSIG(status)).name
-        hint = _SIGSYS_HINT if os.WTERMSIG(status) == signal.SIGSYS else ""
+        number = os.WTERMSIG(status)
+        name = signal.Signals(number).name
+        sent = " after sending its samples" if data[:1] == _OK else ""
+        hint = _death_hint(number, data)
         raise BenchmarkError(
-            f"benchmark child {pid} was killed by {name}{hint}", _errno.ECHILD
+            f"benchmark child {pid} was killed by {name}{sent}{hint}",
+            _errno.ECHILD,
         )
+    if data[:1] == _BAD_RESULT:
+        raise TypeError(data[1:].decode(errors="replace"))
     if data[:1] != _OK or os.WEXITSTATUS(status) != 0:
-        detail = data[1:].decode(errors="replace").strip() or "no output"
+        detail = data[1:].decode(errors="replace").strip()
+        hint = "" if detail else _NO_OUTPUT_HINT
         raise BenchmarkError(
             f"benchmark child {pid} failed with exit code "
-            f"{os.WEXITSTATUS(status)}: {detail}",
+            f"{os.WEXITSTATUS(status)}: {detail or 'no output'}{hint}",
             _errno.ECHILD,
         )
     payload = data[1:]
@@ -907,42 +1062,55 @@ def _precompiled_body(
     tsync = options["tsync"]
     log = options["log"]
     spec_allow = options["spec_allow"]
+    new_listener = options["new_listener"]
 
     def body() -> Sequence[int]:
         start = time.perf_counter_ns()
-        program.load(tsync=tsync, log=log, spec_allow=spec_allow)
+        program.load(
+            tsync=tsync, log=log, spec_allow=spec_allow, new_listener=new_listener
+        )
         end = time.perf_counter_ns()
         return (end - start,)
 
     return body
 
 
-# The per-syscall loop runs in this many equal chunks, and the fastest one
-# gives the sample, so that a chunk in which the child was preempted on a
-# busy machine does not count as syscall cost.
+# The per-syscall loop runs in this many chunks, and the fastest one gives
+# the sample, so that a chunk in which the child was preempted on a busy
+# machine does not count as syscall cost.  A sample therefore needs at
+# least this many iterations.
 SYSCALL_CHUNKS = 10
 
 
-def _time_syscall(number: int, arg0: int, iterations: int) -> int:
-    """Return the nanoseconds ``iterations`` calls take at the pace of the
-    fastest of SYSCALL_CHUNKS chunks."""
-    chunk = max(iterations // SYSCALL_CHUNKS, 1)
-    fastest = min(
-        _bench.syscall_loop(number, chunk, arg0) for _ in range(SYSCALL_CHUNKS)
+def _chunk_sizes(iterations: int) -> List[int]:
+    """Split ``iterations`` into SYSCALL_CHUNKS sizes that differ by at most
+    one and add up to ``iterations``."""
+    size, extra = divmod(iterations, SYSCALL_CHUNKS)
+    return [size + 1] * extra + [size] * (SYSCALL_CHUNKS - extra)
+
+
+def _time_syscall(number: int, arg0: int, sizes: Sequence[int]) -> int:
+    """Make one call per iteration, in chunks of ``sizes``, and return the
+    nanoseconds all of them take at the pace of the fastest chunk."""
+    iterations = sum(sizes)
+    return min(
+        _bench.syscall_loop(number, size, arg0) * iterations // size
+        for size in sizes
     )
-    return fastest * iterations // chunk
 
 
 def _syscall_body(
     build: Builder, number: int, arg0: int, iterations: int, extra: Optional[str]
 ) -> Callable[[], Sequence[int]]:
+    sizes = _chunk_sizes(iterations)
+
     def body() -> Sequence[int]:
-        unfiltered = _time_syscall(number, arg0, iterations)
+        unfiltered = _time_syscall(number, arg0, sizes)
         result = build()
         if extra is not None:
             result.allow(extra)
         result.load()
-        filtered = _time_syscall(number, arg0, iterations)
+        filtered = _time_syscall(number, arg0, sizes)
         return (unfiltered, filtered)
 
     return body
@@ -1055,9 +1223,18 @@ def run(
     Each sample of each stage runs in its own forked child, and the stages
     take turns sample by sample so that a drift in machine speed affects
     them alike.  Build-stage times come from the build+load children.
+    Children are forked as :func:`sample_in_children` forks them, and each
+    may run for ``timeout`` seconds.
+
+    ``iterations`` is the number of calls of one per-syscall sample, at
+    least SYSCALL_CHUNKS.  Raises InvalidArgumentError for an invalid
+    count, timeout or syscall, or a filter that returns NOTIFY for a
+    syscall the benchmark child makes after loading it, TypeError for a
+    timeout that is not a number, and BenchmarkError when a sample fails.
     """
     _check_count(samples, "samples", 1)
-    _check_count(iterations, "iterations", 1)
+    _check_count(iterations, "iterations", SYSCALL_CHUNKS)
+    _check_timeout(timeout)
     if syscall not in SYSCALLS:
         raise InvalidArgumentError(
             f"syscall {syscall!r} is not offered for the per-syscall loop; "
@@ -1124,23 +1301,78 @@ def _warm_up(target: Target) -> _Warm:
 _FLAG_TSYNC = 1
 _FLAG_LOG = 2
 _FLAG_SPEC_ALLOW = 4
+_FLAG_NEW_LISTENER = 8
+_FLAG_TSYNC_ESRCH = 16
 
 
 def load_options(built: Filter) -> Dict[str, bool]:
-    """Return the :meth:`Program.load` options that pass the kernel the
-    seccomp(2) flags that ``built.load()`` passes."""
-    return {"tsync": built.tsync, "log": built.log, "spec_allow": built.ssb}
+    """Return the :meth:`Program.load` options that load ``built``'s program
+    the way ``built.load()`` loads the filter.
+
+    ``new_listener`` is true when ``built.load()`` creates a notification
+    listener: libseccomp requests one from the kernel when the filter's
+    default action or a rule added to the filter is NOTIFY.  A profile's
+    ``listenerPath`` only names a supervisor's socket and creates none.
+    """
+    return {
+        "tsync": built.tsync,
+        "log": built.log,
+        "spec_allow": built.ssb,
+        "new_listener": _creates_listener(built),
+    }
+
+
+def _creates_listener(built: Filter) -> bool:
+    if built._has_notify_action():
+        return True
+    if built._rules is not None:
+        return False
+    # NOTE: merge() does not record which filter each rule came from.
+    # libseccomp 2.5 requests a listener only for NOTIFY rules added to this
+    # filter itself, so a filter whose only NOTIFY rules were merged in
+    # loads without one (its NOTIFY rules then fail with ENOSYS), but this
+    # returns True.
+    return _returns_notify(built._export_bpf())
 
 
 def load_flags(built: Filter) -> int:
-    """Return the seccomp(2) flags that ``built.load()`` passes."""
+    """Return the seccomp(2) flags that ``Program.load(**load_options(built))``
+    passes."""
     options = load_options(built)
     flags = _FLAG_TSYNC if options["tsync"] else 0
     if options["log"]:
         flags |= _FLAG_LOG
     if options["spec_allow"]:
         flags |= _FLAG_SPEC_ALLOW
+    if options["new_listener"]:
+        flags |= _FLAG_NEW_LISTENER
+        if options["tsync"]:
+            # The kernel accepts TSYNC with NEW_LISTENER only with this flag.
+            flags |= _FLAG_TSYNC_ESRCH
     return flags
+
+
+# Argument values that _check_child_syscalls runs the program with: all
+# zero and all ones.
+_PROBE_ARGS: Tuple[Tuple[int, ...], ...] = ((), (-1,) * 6)
+
+
+def _check_child_syscalls(target: Target, program: Program) -> None:
+    """Raise InvalidArgumentError when ``program`` returns NOTIFY for a
+    syscall the benchmark child makes after loading it.
+
+    Nothing responds to notifications in a benchmark, so such a child
+    would wait until it timed out.  A NOTIFY rule that only some argument values
+    reach is left to the timeout's message.
+    """
+    for name in _CHILD_SYSCALLS:
+        actions = [program.simulate(name, args) for args in _PROBE_ARGS]
+        if all(action.kind is ActionKind.NOTIFY for action in actions):
+            raise InvalidArgumentError(
+                f"{target.name} returns NOTIFY for {name}, and nothing responds "
+                "to notifications in a benchmark, so the benchmark child would "
+                f"wait until it timed out. {_CHILD_NEEDS}"
+            )
 
 
 def _run_target(
@@ -1152,6 +1384,7 @@ def _run_target(
     timeout: float,
 ) -> Dict[str, Any]:
     warm = _warm_up(target)
+    _check_child_syscalls(target, warm.program)
     extra = _extra_rule(target, warm.program, syscall)
     bodies: Dict[str, Callable[[], Sequence[int]]] = {
         "build+load": _build_load_body(target.build),
@@ -1163,9 +1396,10 @@ def _run_target(
     }
 
     raw: Dict[str, List[Tuple[int, ...]]] = {stage: [] for stage in bodies}
-    for _ in range(samples):
-        for stage, body in bodies.items():
-            raw[stage].append(_sample_once(body, timeout))
+    with _sampling():
+        for _ in range(samples):
+            for stage, body in bodies.items():
+                raw[stage].append(_sample_once(body, timeout))
 
     return {
         "name": target.name,

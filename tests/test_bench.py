@@ -382,7 +382,12 @@ def test_load_options_match_filter() -> None:
     built = bench.policy("small").build()
     try:
         options = bench.load_options(built)
-        assert options == {"tsync": built.tsync, "log": False, "spec_allow": False}
+        assert options == {
+            "tsync": built.tsync,
+            "log": False,
+            "spec_allow": False,
+            "new_listener": False,
+        }
         assert bench.load_flags(built) == (1 if built.tsync else 0)
     finally:
         built.close()

@@ -177,21 +177,22 @@ def test_profile_option_spelling(command: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "option, maximum", [("--samples", "10000"), ("--iterations", "10000000")]
+    "option, minimum, maximum",
+    [("--samples", "1", "10000"), ("--iterations", "10", "10000000")],
 )
 def test_bench_counts_are_bounded(
-    option: str, maximum: str, capsys: pytest.CaptureFixture[str]
+    option: str, minimum: str, maximum: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["bench", option, "99999999999999999999"]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert err == (
         f"seccompx bench: error: {option} 99999999999999999999 is out of "
-        f"range: use 1 to {maximum}\n"
+        f"range: use {minimum} to {maximum}\n"
     )
     parser = dict(subparsers())["bench"]
     action = next(a for a in parser._actions if option in a.option_strings)
     assert action.help is not None
-    assert f"1 to {maximum}" in action.help
+    assert f"{minimum} to {maximum}" in action.help
 
 
 def test_long_integer_option_one_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -64,7 +64,8 @@ def add_parser(subparsers: Any) -> None:
         type=parse_integer,
         default=DEFAULT_ITERATIONS,
         metavar="N",
-        help=f"calls per per-syscall sample, 1 to {MAX_ITERATIONS} (default: "
+        help=f"calls per per-syscall sample, {bench.SYSCALL_CHUNKS} to "
+        f"{MAX_ITERATIONS}, made in {bench.SYSCALL_CHUNKS} chunks (default: "
         f"{DEFAULT_ITERATIONS})",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -78,16 +79,17 @@ def _targets(args: argparse.Namespace) -> List[bench.Target]:
     return [bench.policy_target(bench.policy(name)) for name in names]
 
 
-def _check_count(option: str, value: int, maximum: int) -> None:
-    if not 1 <= value <= maximum:
+def _check_count(option: str, value: int, minimum: int, maximum: int) -> None:
+    if not minimum <= value <= maximum:
         raise InvalidArgumentError(
-            f"{option} {value} is out of range: use 1 to {maximum}"
+            f"{option} {value} is out of range: use {minimum} to {maximum}"
         )
 
 
 def run(args: argparse.Namespace) -> int:
-    _check_count("--samples", args.samples, MAX_SAMPLES)
-    _check_count("--iterations", args.iterations, MAX_ITERATIONS)
+    _check_count("--samples", args.samples, 1, MAX_SAMPLES)
+    # Each chunk of the per-syscall loop makes at least one call.
+    _check_count("--iterations", args.iterations, bench.SYSCALL_CHUNKS, MAX_ITERATIONS)
     targets = _targets(args)
     try:
         report = bench.run(
