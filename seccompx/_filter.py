@@ -981,7 +981,9 @@ class Filter(_core.FilterBase):
         """Move the rules and architectures of ``other`` into this filter.
 
         The filters must have equal attributes and no architecture in
-        common.  ``other`` is closed afterwards.
+        common, and if ``other`` has NOTIFY rules this filter needs one too:
+        libseccomp requests a notification listener only for NOTIFY rules
+        added to the filter it loads.  ``other`` is closed afterwards.
         """
         if not isinstance(other, Filter):
             raise TypeError(

@@ -1327,11 +1327,9 @@ def _creates_listener(built: Filter) -> bool:
         return True
     if built._rules is not None:
         return False
-    # NOTE: merge() does not record which filter each rule came from.
-    # libseccomp 2.5 requests a listener only for NOTIFY rules added to this
-    # filter itself, so a filter whose only NOTIFY rules were merged in
-    # loads without one (its NOTIFY rules then fail with ENOSYS), but this
-    # returns True.
+    # After merge() the rules are not recorded.  merge() rejects NOTIFY
+    # rules merged into a filter without any, so a NOTIFY return in the
+    # program means that the filter added one itself and gets a listener.
     return _returns_notify(built._export_bpf())
 
 

@@ -576,6 +576,37 @@ def test_merge_overlapping_arches_rejected():
     b.close()
 
 
+def test_merge_notify_without_listener_rejected():
+    a = Filter(default=ALLOW)
+    a.add_rule(ERRNO(1), "getppid")
+    b = Filter(default=ALLOW, arches=["aarch64"])
+    b.add_rule(NOTIFY, "getppid")
+    with pytest.raises(seccompx.InvalidArgumentError, match="NOTIFY rule to this filter"):
+        a.merge(b)
+    assert not b.closed
+    assert a.rule_count == 1
+    a.close()
+    b.close()
+
+
+def test_merge_notify_shares_listener():
+    a = Filter(default=ALLOW)
+    a.add_rule(NOTIFY, "getppid")
+    b = Filter(default=ALLOW, arches=["aarch64"])
+    b.add_rule(NOTIFY, "getppid")
+    a.merge(b)
+
+    def body(out):
+        a.load()
+        report(out, f"listener: {a.notify_fd >= 0}")
+        return 0
+
+    result = run_in_child(body)
+    assert result.exitcode == 0, result
+    assert result.text == "listener: True\n"
+    a.close()
+
+
 def test_reset_clears_rules_and_keeps_defaults():
     f = Filter(default=ALLOW)
     f.add_arch("x86")

@@ -170,6 +170,7 @@ enum merge_problem {
     MERGE_SHARED_ARCH,
     MERGE_TOO_MANY,
     MERGE_ATTR,
+    MERGE_NOTIFY,
     MERGE_MEMORY,
     MERGE_LIBSECCOMP,
 };
@@ -200,6 +201,19 @@ reserve_priorities(scx_filter *self, Py_ssize_t extra)
     return 0;
 }
 
+/* Whether a filter contains a rule whose action is NOTIFY. */
+static int
+has_notify_rule(const scx_filter *filter)
+{
+    Py_ssize_t i;
+
+    for (i = 0; i < filter->nrules; i++) {
+        if ((filter->rules[i].action & SCX_KIND_MASK) == SCMP_ACT_NOTIFY)
+            return 1;
+    }
+    return 0;
+}
+
 /* With both locks held: every check before seccomp_merge(). */
 static int
 check_merge(scx_filter *self, scx_filter *other, merge_result *result)
@@ -226,6 +240,11 @@ check_merge(scx_filter *self, scx_filter *other, merge_result *result)
                                   &result->value_self, &result->value_other);
     if (result->attr >= 0)
         return MERGE_ATTR;
+    /* libseccomp (2.5 and 2.6) requests a listener only for NOTIFY rules
+     * added to the filter it loads, so other's would fail with ENOSYS.
+     * The default actions are equal, as checked above. */
+    if (has_notify_rule(other) && !has_notify_rule(self))
+        return MERGE_NOTIFY;
     if (scx_reserve_rules(self, other->nrules) < 0
         || reserve_priorities(self, other->npriorities) < 0)
         return MERGE_MEMORY;
@@ -320,6 +339,14 @@ raise_merge_problem(scx_state *st, const merge_result *result)
                          "architectures", SCX_MAX_ARCHES);
     case MERGE_ATTR:
         return raise_attr_differs(st, result);
+    case MERGE_NOTIFY:
+        return scx_raise(st->InvalidArgumentError, EINVAL,
+                         "cannot merge: the other filter has NOTIFY rules "
+                         "and this one has none, and libseccomp creates a "
+                         "notification listener only for NOTIFY rules "
+                         "added to the filter it loads, so those calls "
+                         "would fail with ENOSYS; add a NOTIFY rule to "
+                         "this filter before merging");
     case MERGE_MEMORY:
         return PyErr_NoMemory();
     default:
