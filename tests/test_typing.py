@@ -5,6 +5,7 @@ Skipped when mypy is not installed (``make test`` installs it).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,12 @@ import seccompx
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_PARENT = Path(seccompx.__file__).resolve().parent.parent
+# A sanitizer build's extensions load only with its runtime preloaded.
+SANITIZER_ENV = {
+    name: os.environ[name]
+    for name in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS")
+    if name in os.environ
+}
 # The compiled extensions and their stubs (seccompx/<name>.pyi).
 EXTENSIONS = ("_core", "_bpf", "_notify", "_sandbox", "_bench")
 
@@ -29,7 +36,7 @@ def run_mypy(
         capture_output=True,
         text=True,
         timeout=600,
-        env={"MYPY_CACHE_DIR": str(cache), "PATH": "/usr/bin:/bin"},
+        env={"MYPY_CACHE_DIR": str(cache), "PATH": "/usr/bin:/bin", **SANITIZER_ENV},
     )
 
 
