@@ -23,7 +23,7 @@ from ._errors import (
     UnmatchableRuleWarning,
     UnsupportedError,
 )
-from ._types import Arch, Attr, Comparison, _reject_string_arches
+from ._types import Arch, Attr, Comparison, _reject_string_arches, _wait_kill_available
 
 # typing costs about 2 ms to import, a third of the package's start-up,
 # and is needed only by type checkers, which treat this name as true.
@@ -329,7 +329,7 @@ _KEPT_BY_RESET = (
     Attr.SSB,
     Attr.OPTIMIZE,
     Attr.RAW_RC,
-)
+) + ((Attr.WAIT_KILL,) if _wait_kill_available() else ())
 _defaults_cache: Optional[Tuple[int, object, int, bool, int]] = None
 
 
@@ -997,7 +997,8 @@ class Filter(_core.FilterBase):
 
         The default action becomes ``default``, or stays as it is when None.
         Every other attribute (bad_arch, no_new_privs, tsync, log, ssb,
-        optimize, raw_rc) keeps its value, and so does ``strict``.
+        optimize, raw_rc, and wait_kill with libseccomp 2.6) keeps its
+        value, and so does ``strict``.
         """
         value = (
             self.get_attr(Attr.DEFAULT_ACTION)
