@@ -497,9 +497,13 @@ class Filter(_core.FilterBase):
         ) -> int:
             """Add many ``(action, syscall[, comparisons])`` rules in one call.
 
-            Returns the number of rules added.  If a rule fails after others
-            were added, the filter is left incomplete: this raises
-            FilterStateError and the filter refuses to load until reset().
+            Returns the number of rules added.  With libseccomp 2.6 a batch is
+            all or nothing: when a rule fails, the rules of the batch added before
+            it are undone, the rule's own error is raised, and the filter keeps
+            the rules of earlier calls.  libseccomp 2.5 has no transactions, so a
+            rule that fails after others were added leaves the filter incomplete:
+            this raises FilterStateError, and so does load() until reset().  The
+            same happens with 2.6 if libseccomp fails to commit the batch.
             """
 
         def load(self) -> None:
