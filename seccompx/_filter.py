@@ -23,7 +23,7 @@ from ._errors import (
     UnmatchableRuleWarning,
     UnsupportedError,
 )
-from ._types import Arch, Attr, Comparison, _reject_string_arches
+from ._types import Arch, Attr, Comparison, _reject_string_arches, _wait_kill_available
 
 # typing costs about 2 ms to import, a third of the package's start-up,
 # and is needed only by type checkers, which treat this name as true.
@@ -329,7 +329,7 @@ _KEPT_BY_RESET = (
     Attr.SSB,
     Attr.OPTIMIZE,
     Attr.RAW_RC,
-)
+) + ((Attr.WAIT_KILL,) if _wait_kill_available() else ())
 _defaults_cache: Optional[Tuple[int, object, int, bool, int]] = None
 
 
@@ -497,9 +497,13 @@ class Filter(_core.FilterBase):
         ) -> int:
             """Add many ``(action, syscall[, comparisons])`` rules in one call.
 
-            Returns the number of rules added.  If a rule fails after others
-            were added, the filter is left incomplete: this raises
-            FilterStateError and the filter refuses to load until reset().
+            Returns the number of rules added.  With libseccomp 2.6 a batch is
+            all or nothing: when a rule fails, the rules of the batch added before
+            it are undone, the rule's own error is raised, and the filter keeps
+            the rules of earlier calls.  libseccomp 2.5 has no transactions, so a
+            rule that fails after others were added leaves the filter incomplete:
+            this raises FilterStateError, and so does load() until reset().  The
+            same happens with 2.6 if libseccomp fails to commit the batch.
             """
 
         def load(self) -> None:
@@ -999,7 +1003,8 @@ class Filter(_core.FilterBase):
 
         The default action becomes ``default``, or stays as it is when None.
         Every other attribute (bad_arch, no_new_privs, tsync, log, ssb,
-        optimize, raw_rc) keeps its value, and so does ``strict``.
+        optimize, raw_rc, and wait_kill with libseccomp 2.6) keeps its
+        value, and so does ``strict``.
         """
         value = (
             self.get_attr(Attr.DEFAULT_ACTION)

@@ -31,7 +31,7 @@ from . import _core
 from . import groups as _groups
 from ._actions import MAX_ERRNO, MAX_TRACE, Action, ActionKind
 from ._errors import ArchitectureError, InvalidArgumentError, ProfileError
-from ._types import U64_MAX, Arch, Comparison, Op
+from ._types import U64_MAX, Arch, Attr, Comparison, Op, _wait_kill_available
 
 log = logging.getLogger("seccompx")
 
@@ -411,6 +411,26 @@ def _libseccomp_label() -> str:
     return "libseccomp " + ".".join(map(str, _core.runtime_version()))
 
 
+def _wait_kill_missing() -> str:
+    """Return why this seccompx cannot set Attr.WAIT_KILL, and what to do."""
+    built = (
+        f"{_core.BUILD_VERSION_MAJOR}.{_core.BUILD_VERSION_MINOR}."
+        f"{_core.BUILD_VERSION_MICRO}"
+    )
+    if _core.ATTR_MAX <= Attr.WAIT_KILL:
+        return (
+            f"seccompx was built against libseccomp {built}, which has no "
+            "attribute for it; install a seccompx wheel, which bundles "
+            "libseccomp 2.6, or rebuild seccompx against libseccomp 2.6 "
+            "or newer"
+        )
+    return (
+        f"seccompx was built against libseccomp {built} but runs with "
+        f"{_libseccomp_label()}, which cannot set it; run it with "
+        "libseccomp 2.6 or newer"
+    )
+
+
 # Context: capabilities, kernel version, architecture ----------------------
 
 
@@ -545,12 +565,21 @@ class _Rule(NamedTuple):
 
 
 @dataclass
-class _Profile:
-    default: Action
-    arches: List[Arch]
+class _Flags:
+    """Filter attributes set by a profile's flags.  ``tsync`` is None when
+    the profile leaves thread synchronisation to seccompx's default."""
+
     tsync: Optional[bool]
     log: bool
     ssb: bool
+    wait_kill: bool
+
+
+@dataclass
+class _Profile:
+    default: Action
+    arches: List[Arch]
+    flags: _Flags
     rules: List[_Rule]
     native_numbers: List[int]
 
@@ -596,10 +625,10 @@ class _Reader:
         default = self.read_default(profile)
         arches = self.read_arches(profile)
         self.tokens = tuple(int(arch) for arch in arches)
-        tsync, log_flag, ssb = self.read_flags(profile)
+        flags = self.read_flags(profile)
         self.read_listener(profile)
         rules = self.read_syscalls(profile, default)
-        return _Profile(default, arches, tsync, log_flag, ssb, rules, self.native_numbers)
+        return _Profile(default, arches, flags, rules, self.native_numbers)
 
     def read_default(self, profile: Mapping[str, Any]) -> Action:
         path = self.path("defaultAction")
@@ -719,7 +748,7 @@ class _Reader:
                 selected.extend(subs)
         return selected
 
-    def read_flags(self, profile: Mapping[str, Any]) -> Tuple[Optional[bool], bool, bool]:
+    def read_flags(self, profile: Mapping[str, Any]) -> _Flags:
         path = self.path("flags")
         names = _string_list(_optional(profile, "flags"), path)
         for i, name in enumerate(names):
@@ -728,15 +757,15 @@ class _Reader:
                     f"unknown flag {_show(name)}; use one of " + ", ".join(_FLAGS),
                     f"{path}[{i}]",
                 )
-            if name == _FLAG_WAIT_KILLABLE:
-                self.warn(
-                    f"{path}[{i}]",
-                    f"{name} is ignored: {_libseccomp_label()} cannot set it "
-                    "(libseccomp 2.6 can)",
-                )
+            if name == _FLAG_WAIT_KILLABLE and not _wait_kill_available():
+                self.warn(f"{path}[{i}]", f"{name} is ignored: {_wait_kill_missing()}")
         self.report.flags = tuple(dict.fromkeys(names))
-        tsync = True if _FLAG_TSYNC in names else None
-        return tsync, _FLAG_LOG in names, _FLAG_SPEC_ALLOW in names
+        return _Flags(
+            tsync=True if _FLAG_TSYNC in names else None,
+            log=_FLAG_LOG in names,
+            ssb=_FLAG_SPEC_ALLOW in names,
+            wait_kill=_FLAG_WAIT_KILLABLE in names and _wait_kill_available(),
+        )
 
     def read_listener(self, profile: Mapping[str, Any]) -> None:
         listener = _optional(profile, "listenerPath")

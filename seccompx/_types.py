@@ -150,6 +150,19 @@ class Attr(enum.IntEnum):
     WAIT_KILL = 10
 
 
+def _wait_kill_available() -> bool:
+    """Return whether filters accept ``Attr.WAIT_KILL``.
+
+    seccompx must be built against libseccomp 2.6 or newer, whose header
+    defines the attribute, and run with such a libseccomp, because
+    libseccomp 2.5 rejects the attribute with EINVAL.
+    """
+    return (
+        _core.ATTR_MAX > Attr.WAIT_KILL
+        and _core.runtime_version() >= (2, 6, 0)
+    )
+
+
 class Op(enum.IntEnum):
     """Comparison operators, valued as libseccomp's ``SCMP_CMP_*``."""
 

@@ -63,7 +63,7 @@ from ._errors import (
     UnknownSyscallError,
 )
 from ._filter import Filter, syscall_name
-from ._types import Arch
+from ._types import Arch, Attr, _wait_kill_available
 
 __all__ = [
     "CONTINUE",
@@ -97,9 +97,11 @@ _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 # Bytes read from the target per step when looking for a string's end.
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-# SECCOMP_FILTER_FLAG_LOG and SECCOMP_FILTER_FLAG_SPEC_ALLOW.
+# SECCOMP_FILTER_FLAG_LOG, SECCOMP_FILTER_FLAG_SPEC_ALLOW and
+# SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19+).
 _FLAG_LOG = 1 << 1
 _FLAG_SPEC_ALLOW = 1 << 2
+_FLAG_WAIT_KILLABLE_RECV = 1 << 5
 # Exit statuses of a child that failed before running its target.
 _EXIT_SETUP_FAILED = 126
 _EXIT_EXEC_FAILED = 127
@@ -634,6 +636,8 @@ def _launch_for(f: Filter) -> _Launch:
         flags |= _FLAG_LOG
     if f.ssb:
         flags |= _FLAG_SPEC_ALLOW
+    if _wait_kill_available() and f.get_attr(Attr.WAIT_KILL):
+        flags |= _FLAG_WAIT_KILLABLE_RECV
     return _Launch(
         program=f.export_bpf(),
         arch=int(Arch.native()),

@@ -44,6 +44,7 @@ from ._profile_reader import (
     _FLAG_LOG,
     _FLAG_SPEC_ALLOW,
     _FLAG_TSYNC,
+    _FLAG_WAIT_KILLABLE,
     _OP_NAMES,
     CAPABILITIES,
     ExcludedEntry,
@@ -59,7 +60,7 @@ from ._profile_reader import (
     _Rule,
     _want_object,
 )
-from ._types import Arch, Comparison, Op
+from ._types import Arch, Attr, Comparison, Op, _wait_kill_available
 
 if TYPE_CHECKING:
     from ._filter import Filter
@@ -375,9 +376,9 @@ def build_filter(
     options: Dict[str, Any] = dict(
         bad_arch=bad_arch,
         no_new_privs=no_new_privs,
-        tsync=profile.tsync,
-        log=profile.log,
-        ssb=profile.ssb,
+        tsync=profile.flags.tsync,
+        log=profile.flags.log,
+        ssb=profile.flags.ssb,
         optimize=optimize,
     )
     filter = _build_filter(cls, profile, rules, enosys, options)
@@ -455,14 +456,14 @@ def _build_filter(
 
     main_arches = profile.arches if not stub else profile.arches[:1]
     other_arches = profile.arches[len(main_arches):]
-    filter = cls(profile.default, arches=main_arches, **options)
+    filter = _new_filter(cls, profile, main_arches, options)
     other: Optional[FilterT] = None
     try:
         # The stub's numbered rules may only reach the native architecture,
         # so they go into a filter of its own that the rest is merged into.
         _add_batch(filter, stub + batch, rules, len(stub))
         if other_arches:
-            other = cls(profile.default, arches=other_arches, **options)
+            other = _new_filter(cls, profile, other_arches, options)
             _add_batch(other, batch, rules, 0)
             filter.merge(other)
     except BaseException:
@@ -471,6 +472,19 @@ def _build_filter(
             other.close()
         raise
     filter._rules = list(batch)
+    return filter
+
+
+def _new_filter(
+    cls: Type[FilterT], profile: _Profile, arches: List[Arch], options: Dict[str, Any]
+) -> FilterT:
+    filter = cls(profile.default, arches=arches, **options)
+    if profile.flags.wait_kill:
+        try:
+            filter.set_attr(Attr.WAIT_KILL, 1)
+        except BaseException:
+            filter.close()
+            raise
     return filter
 
 
@@ -555,6 +569,8 @@ def _filter_flags(filter: "Filter") -> List[str]:
         flags.append(_FLAG_LOG)
     if filter.ssb:
         flags.append(_FLAG_SPEC_ALLOW)
+    if _wait_kill_available() and filter.get_attr(Attr.WAIT_KILL):
+        flags.append(_FLAG_WAIT_KILLABLE)
     return flags
 
 

@@ -31,6 +31,7 @@ from seccompx import (
     Attr,
     Filter,
 )
+from seccompx._types import _wait_kill_available
 from childproc import report, run_in_child
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -1133,6 +1134,45 @@ def test_attribute_newer_than_build_unsupported():
     with pytest.raises(seccompx.UnsupportedError, match="WAIT_KILL"):
         f.get_attr(Attr.WAIT_KILL)
     f.close()
+
+
+needs_wait_kill = pytest.mark.skipif(
+    not _wait_kill_available(),
+    reason="Attr.WAIT_KILL needs seccompx built against and running with "
+    "libseccomp 2.6; this one is built against "
+    + ".".join(map(str, seccompx.libseccomp_build_version()))
+    + " and runs with "
+    + ".".join(map(str, seccompx.libseccomp_version())),
+)
+
+
+@needs_wait_kill
+def test_wait_kill_get_set_reset():
+    f = Filter(default=ALLOW)
+    assert f.get_attr(Attr.WAIT_KILL) == 0
+    f.set_attr(Attr.WAIT_KILL, 1)
+    assert f.get_attr(Attr.WAIT_KILL) == 1
+    f.add_rule(NOTIFY, "getppid")
+    f.reset()
+    assert f.rule_count == 0
+    assert f.get_attr(Attr.WAIT_KILL) == 1
+    f.set_attr(Attr.WAIT_KILL, 0)
+    assert f.get_attr(Attr.WAIT_KILL) == 0
+    f.close()
+
+
+@needs_wait_kill
+def test_wait_kill_merge():
+    first = Filter(default=ALLOW, arches=[Arch.X86_64])
+    second = Filter(default=ALLOW, arches=[Arch.X86])
+    first.set_attr(Attr.WAIT_KILL, 1)
+    with pytest.raises(seccompx.InvalidArgumentError, match="wait_kill differs"):
+        first.merge(second)
+    second.set_attr(Attr.WAIT_KILL, 1)
+    first.merge(second)
+    assert first.arches == (Arch.X86_64, Arch.X86)
+    assert first.get_attr(Attr.WAIT_KILL) == 1
+    first.close()
 
 
 def test_failed_load_does_not_warn_unused():

@@ -8,6 +8,7 @@ the raw tuples that seccompx._core accepts.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import re
@@ -36,6 +37,9 @@ NATIVE = Arch.native()
 needs_x86_64 = pytest.mark.skipif(
     NATIVE is not Arch.X86_64, reason="uses x86_64 architecture pairs"
 )
+
+LIBC = ctypes.CDLL(None, use_errno=True)
+LIBC.syscall.restype = ctypes.c_long
 
 RAW_ALLOW = ALLOW.value
 RAW_ERRNO1 = ERRNO(1).value
@@ -884,6 +888,113 @@ def test_partial_batch_marks_filter_broken():
     f.reset()
     assert not f.broken
     f.export_bpf()
+    f.close()
+
+
+needs_transactions = pytest.mark.skipif(
+    not _core.transactions_available(),
+    reason="libseccomp 2.5 has no transactions, so a batch is not all or "
+    "nothing; test_partial_batch_marks_filter_broken covers that case",
+)
+
+
+def _errnos_in_child(f: Filter, calls: List[Tuple[str, int]]) -> List[int]:
+    """Load ``f`` in a child, make each ``(syscall, first argument)`` call
+    through ctypes, and return each errno (0 when the call succeeded)."""
+
+    def body(out: int) -> int:
+        f.load()
+        for name, arg in calls:
+            ctypes.set_errno(0)
+            ret = LIBC.syscall(
+                ctypes.c_long(seccompx.resolve_syscall(name)), ctypes.c_ulong(arg)
+            )
+            report(out, str(ctypes.get_errno() if ret == -1 else 0))
+        return 0
+
+    result = run_in_child(body)
+    assert result.exitcode == 0, str(result)
+    return [int(line) for line in result.text.split()]
+
+
+@needs_transactions
+def test_transaction_adds_whole_batch():
+    f = Filter(default=ALLOW)
+    added = f.add_rules(
+        [
+            (ERRNO(errno.EPERM), "getppid"),
+            (ERRNO(errno.EACCES), "getuid"),
+            (ERRNO(errno.EIO), "getgid"),
+        ]
+    )
+    assert added == 3
+    assert f.rule_count == 3
+    assert not f.broken
+    calls = [("getppid", 0), ("getuid", 0), ("getgid", 0), ("getegid", 0)]
+    assert _errnos_in_child(f, calls) == [errno.EPERM, errno.EACCES, errno.EIO, 0]
+    f.close()
+
+
+def _clash_on_x86(f: Filter) -> None:
+    """Add a batch whose second rule libseccomp rejects with EEXIST: on x86
+    only the low 32 bits are compared, so both rules test getppid's first
+    argument against 1."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", seccompx.TruncatedValueWarning)
+        f.add_rules(
+            [
+                (ERRNO(errno.EPERM), "getppid", [Arg(0) == 1]),
+                (ERRNO(errno.EIO), "getppid", [Arg(0) == 2**32 + 1]),
+            ]
+        )
+
+
+def _socketcall_exactly(f: Filter) -> None:
+    """Add a batch whose second rule libseccomp rejects with EDOM: x86_64
+    has no socketcall, so the exact rule cannot be added there."""
+    f._add_rules(
+        [(ERRNO(errno.EPERM).value, "getppid"), (RAW_ERRNO1, "socketcall")],
+        exact=True,
+        missing=2,
+    )
+
+
+# (description, the filter's arches, call adding the batch, exception
+# class, errno, text the message must contain)
+FAILING_BATCHES = [
+    ("truncation clash", ["x86_64", "x86"], _clash_on_x86,
+     seccompx.InvalidArgumentError, errno.EEXIST, "only the low 32 bits"),
+    ("exact socketcall", ["x86_64"], _socketcall_exactly,
+     seccompx.UnsupportedError, errno.EOPNOTSUPP,
+     "'socketcall' cannot be expressed exactly"),
+]
+
+
+@needs_transactions
+@needs_x86_64
+@pytest.mark.parametrize(
+    "name,arches,add_batch,error,code,text",
+    FAILING_BATCHES,
+    ids=[case[0] for case in FAILING_BATCHES],
+)
+def test_failed_batch_undone_by_transaction(name, arches, add_batch, error, code, text):
+    # On libseccomp 2.6 the rule's own error is raised, not
+    # FilterStateError, and the batch's first rule is taken back.
+    f = Filter(default=ALLOW, arches=arches)
+    f.add_rules([(ERRNO(errno.EACCES), "getuid")])
+    with pytest.raises(error) as info:
+        add_batch(f)
+    assert not isinstance(info.value, seccompx.FilterStateError)
+    assert info.value.errno == code
+    assert text in str(info.value)
+    assert not f.broken
+    assert f.rule_count == 1
+    assert "getppid" not in f.export_pfc()
+    # The filter takes more rules and loads: the rule added before the
+    # failed batch applies, and the batch's rule for getppid does not.
+    f.add_rules([(ERRNO(errno.EIO), "getgid")])
+    calls = [("getuid", 0), ("getppid", 1), ("getgid", 0)]
+    assert _errnos_in_child(f, calls) == [errno.EACCES, 0, errno.EIO]
     f.close()
 
 

@@ -9,11 +9,13 @@ timeout instead of hanging the run.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import errno
 import json
 import logging
 import os
 import queue
+import select
 import signal
 import threading
 from typing import Any, Callable, Dict, List
@@ -22,6 +24,7 @@ import pytest
 
 import seccompx
 from seccompx import notify
+from seccompx._types import _wait_kill_available
 from childproc import report, run_in_child
 
 KERNEL_ACTIONS = seccompx.actions_available()
@@ -224,6 +227,99 @@ def test_respond_after_target_killed_raises() -> None:
     assert result["respond"] == ["TargetGoneError", errno.ENOENT]
     assert result["read"] == "TargetGoneError"
     assert result["returncode"] == -signal.SIGKILL
+
+
+# SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV -----------------------------------------
+
+GETPPID = seccompx.resolve_syscall("getppid")
+LIBC = ctypes.CDLL(None, use_errno=True)
+LIBC.syscall.restype = ctypes.c_long
+
+
+def _kernel_at_least(major: int, minor: int) -> bool:
+    fields = os.uname().release.split("-")[0].split(".")
+    return (int(fields[0]), int(fields[1])) >= (major, minor)
+
+
+def _pending_while_killable(pid: int, pipe: int) -> bool:
+    """Return whether the SIGUSR1 sent to ``pid`` while it waits for a reply
+    stays pending in a killable sleep (state D in /proc/PID/stat).  Waits
+    for that, or for the signal to end the wait, after which the target
+    writes to ``pipe``."""
+    mask = 1 << (signal.SIGUSR1 - 1)
+    while True:
+        readable, _, _ = select.select([pipe], [], [], 0.01)
+        if readable:
+            return False
+        with open(f"/proc/{pid}/stat") as file:
+            state = file.read().rsplit(")", 1)[1].split()[0]
+        pending = 0
+        with open(f"/proc/{pid}/status") as file:
+            for line in file:
+                if line.startswith(("SigPnd:", "ShdPnd:")):
+                    pending |= int(line.split()[1], 16)
+        if state == "D" and pending & mask:
+            return True
+
+
+def _notified_getppid(out: int) -> int:
+    """Call getppid, which the filter notifies, with a SIGUSR1 handler
+    installed; write its result, and a line when the handler runs, to
+    ``out``."""
+    signal.signal(signal.SIGUSR1, lambda signum, frame: os.write(out, b"handled\n"))
+    value = LIBC.syscall(ctypes.c_long(GETPPID))
+    os.write(out, f"getppid {value}\n".encode())
+    return 0
+
+
+@pytest.mark.skipif(
+    not _wait_kill_available(),
+    reason="the flag sets Attr.WAIT_KILL, which needs seccompx built against "
+    "and running with libseccomp 2.6; this one has libseccomp "
+    + ".".join(map(str, seccompx.libseccomp_version())),
+)
+@pytest.mark.skipif(
+    not _kernel_at_least(5, 19),
+    reason="the kernel accepts SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV from 5.19 on",
+)
+def test_wait_killable_profile_defers_signal() -> None:
+    """A target under a profile with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+    keeps a non-fatal signal pending once its notification was received,
+    so the supervisor's reply still reaches it."""
+    source = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+        "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_NOTIFY"}],
+    }
+
+    def body() -> Dict[str, Any]:
+        f = seccompx.Filter.from_profile(source, capabilities=[])
+        out_read, out_write = os.pipe()
+        supervisor = notify.Supervisor(lambda request: notify.CONTINUE)
+        target = supervisor.spawn_callable(lambda: _notified_getppid(out_write), f)
+        f.close()
+        os.close(out_write)
+        request = notify.receive(target.listener)
+        target.send_signal(signal.SIGUSR1)
+        result: Dict[str, Any] = {
+            "pending": _pending_while_killable(target.pid, out_read)
+        }
+        try:
+            notify.respond(target.listener, request.id, value=4242)
+            result["respond"] = "sent"
+        except seccompx.TargetGoneError as error:
+            result["respond"] = errno.errorcode[error.errno]
+        supervisor.serve()
+        result["returncode"] = target.returncode
+        supervisor.close()
+        result["output"] = sorted(read_all(out_read).decode().splitlines())
+        return result
+
+    result = run_json(body)
+    assert result["pending"] is True
+    assert result["respond"] == "sent"
+    assert result["output"] == ["getppid 4242", "handled"]
+    assert result["returncode"] == 0
 
 
 def _blocked_in_ioctl(tid: int) -> bool:

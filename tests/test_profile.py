@@ -24,6 +24,7 @@ import seccompx
 from seccompx import ALLOW, ERRNO, KILL_PROCESS, KILL_THREAD, LOG, NOTIFY, TRACE, TRAP
 from seccompx import Arch, Filter, ProfileError
 from seccompx._profile_reader import _capabilities_from_mask
+from seccompx._types import _wait_kill_available
 from seccompx.profile import CAPABILITIES, parse_json
 
 from childproc import report, run_in_child
@@ -592,6 +593,59 @@ def test_unknown_flag() -> None:
         load(source)
     assert caught.value.path == "flags[1]"
     assert "SECCOMP_FILTER_FLAG_TSYNC" in str(caught.value)
+
+
+WAIT_KILLABLE = "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"
+LIBSECCOMP_VERSIONS = (
+    "built against libseccomp "
+    + ".".join(map(str, seccompx.libseccomp_build_version()))
+    + ", running with "
+    + ".".join(map(str, seccompx.libseccomp_version()))
+)
+
+
+@pytest.mark.skipif(
+    not _wait_kill_available(),
+    reason="the flag sets Attr.WAIT_KILL, which needs libseccomp 2.6 both to "
+    f"build and to run seccompx; this one is {LIBSECCOMP_VERSIONS}",
+)
+@pytest.mark.parametrize("strict", [False, True])
+def test_wait_killable_flag_sets_attribute(strict: bool) -> None:
+    source = profile(entry(["getppid"], "SCMP_ACT_NOTIFY"), flags=[WAIT_KILLABLE])
+    f = load(source, strict=strict)
+    report = f.profile_report
+    assert report is not None
+    assert report.warnings == []
+    assert report.flags == (WAIT_KILLABLE,)
+    assert f.get_attr(seccompx.Attr.WAIT_KILL) == 1
+    assert WAIT_KILLABLE in f.to_profile()["flags"]
+    f.close()
+
+
+@pytest.mark.skipif(
+    _wait_kill_available(),
+    reason="libseccomp 2.6 sets the flag as Attr.WAIT_KILL; "
+    "test_wait_killable_flag_sets_attribute covers that",
+)
+def test_wait_killable_flag_ignored_on_2_5() -> None:
+    source = profile(entry(["getppid"], "SCMP_ACT_NOTIFY"), flags=[WAIT_KILLABLE])
+    f = load(source)
+    report = f.profile_report
+    assert report is not None
+    assert len(report.warnings) == 1
+    warning = report.warnings[0]
+    assert warning.startswith(f"flags[0]: {WAIT_KILLABLE} is ignored: ")
+    assert "libseccomp 2.5" in warning
+    assert "libseccomp 2.6 or newer" in warning
+    assert "(libseccomp 2.6 can)" not in warning
+    assert report.flags == (WAIT_KILLABLE,)
+    assert WAIT_KILLABLE not in f.to_profile().get("flags", [])
+    f.close()
+    with pytest.raises(ProfileError) as caught:
+        load(source, strict=True)
+    assert caught.value.path == "flags[0]"
+    assert "libseccomp 2.5" in str(caught.value)
+    assert "(strict mode)" in str(caught.value)
 
 
 def test_listener_fields_kept() -> None:

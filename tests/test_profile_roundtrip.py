@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import seccompx
 from seccompx import ALLOW, ERRNO, Arch, Arg, Filter, FilterStateError, ProfileError
+from seccompx._types import _wait_kill_available
 
 FIXTURES = Path(__file__).parent / "fixtures" / "profiles"
 ON_X86_64 = Arch.native() is Arch.X86_64
@@ -96,6 +97,25 @@ def test_flags_written_from_attributes() -> None:
     f = Filter(ALLOW, tsync=False)
     assert "flags" not in f.to_profile()
     f.close()
+
+
+@pytest.mark.skipif(
+    not _wait_kill_available(),
+    reason="Attr.WAIT_KILL needs seccompx built against and running with "
+    "libseccomp 2.6, and this one has libseccomp "
+    + ".".join(map(str, seccompx.libseccomp_version())),
+)
+def test_wait_killable_flag_round_trip() -> None:
+    f = Filter(ALLOW, tsync=False)
+    f.add_rule(seccompx.NOTIFY, "getppid")
+    f.set_attr(seccompx.Attr.WAIT_KILL, 1)
+    written = f.to_profile()
+    f.close()
+    assert written["flags"] == ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]
+    again = Filter.from_profile(written)
+    assert again.get_attr(seccompx.Attr.WAIT_KILL) == 1
+    assert again.to_profile()["flags"][-1] == "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"
+    again.close()
 
 
 def test_reset_clears_recorded_rules() -> None:

@@ -26,9 +26,13 @@ static const char allow_doc[] =
 static const char add_rules_doc[] =
     "add_rules($self, /, rules, *, strict=None)\n--\n\n"
     "Add many ``(action, syscall[, comparisons])`` rules in one call.\n\n"
-    "Returns the number of rules added.  If a rule fails after others\n"
-    "were added, the filter is left incomplete: this raises\n"
-    "FilterStateError and the filter refuses to load until reset().";
+    "Returns the number of rules added.  With libseccomp 2.6 a batch is\n"
+    "all or nothing: when a rule fails, the rules of the batch added before\n"
+    "it are undone, the rule's own error is raised, and the filter keeps\n"
+    "the rules of earlier calls.  libseccomp 2.5 has no transactions, so a\n"
+    "rule that fails after others were added leaves the filter incomplete:\n"
+    "this raises FilterStateError, and so does load() until reset().  The\n"
+    "same happens with 2.6 if libseccomp fails to commit the batch.";
 static const char load_doc[] =
     "load($self, /)\n--\n\n"
     "Load the filter into the kernel for this process.\n\n"
