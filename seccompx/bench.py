@@ -980,8 +980,9 @@ _NOTIFY_HINT = (
     "the syscalls the child makes after loading it. " + _CHILD_NEEDS
 )
 # Signals that glibc's _exit() raises when exit_group fails: it runs hlt,
-# an undefined or a trap instruction, depending on the architecture.
-_EXIT_FAILED_SIGNALS = (signal.SIGSEGV, signal.SIGILL, signal.SIGTRAP)
+# an undefined or a trap instruction, depending on the architecture.  A
+# handler that catches them, such as AddressSanitizer's, may abort instead.
+_EXIT_FAILED_SIGNALS = (signal.SIGSEGV, signal.SIGILL, signal.SIGTRAP, signal.SIGABRT)
 
 
 def _death_hint(number: int, data: bytes) -> str:
