@@ -288,6 +288,14 @@ def add_groups(filter: "Filter", names: Sequence[str], action_value: int) -> int
         raise InvalidArgumentError(
             "no group given; name at least one, such as '@basic-io'"
         )
+    default = filter.default_action
+    if action_value == default.value:
+        raise InvalidArgumentError(
+            f"the groups {', '.join(map(repr, names))} would get {default}, "
+            "which is the filter's default action, so their rules would "
+            "change nothing and libseccomp rejects such rules; choose "
+            "another action"
+        )
     tokens = tuple(int(arch) for arch in filter.arches)
     members: Dict[str, None] = {}
     for name in names:

@@ -498,10 +498,10 @@ def _add_batch(
     except SeccompError as error:
         index, cause = _find_failing_rule(filter, batch)
         if index is None or index < offset:
-            raise ProfileError(f"libseccomp rejected the profile's rules: {error}") from error
+            raise ProfileError(f"the profile's rules cannot be added: {error}") from error
         rule = rules[index - offset]
         raise ProfileError(
-            f"libseccomp rejected the rule for {rule.syscall}: {cause}", rule.path
+            f"the rule for {rule.syscall} cannot be added: {cause}", rule.path
         ) from error
 
 

@@ -11,6 +11,8 @@ from typing import Iterator, List, Tuple
 
 import pytest
 
+import seccompx
+
 from seccompx.cli import COMMANDS, EXIT_USAGE, build_parser, main
 
 # Actions whose default needs no mention: flags, repeatable options that
@@ -37,6 +39,16 @@ def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=60,
+    )
+
+
+def test_version_names_libseccomp() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0, result.stderr
+    running = ".".join(map(str, seccompx.libseccomp_version()))
+    built = ".".join(map(str, seccompx.libseccomp_build_version()))
+    assert result.stdout == (
+        f"seccompx {seccompx.__version__} (libseccomp {running}, built against {built})\n"
     )
 
 

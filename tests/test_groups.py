@@ -186,3 +186,21 @@ def test_groups_doc_is_current() -> None:
     )
     current = (ROOT / "docs" / "groups.md").read_text()
     assert current == result.stdout, "run: python tools/groups_doc.py > docs/groups.md"
+
+
+def test_deny_group_default_action_named() -> None:
+    f = Filter(ERRNO(1))
+    with pytest.raises(seccompx.InvalidArgumentError) as caught:
+        f.deny_group("@mount", action=ERRNO(1))
+    assert "groups '@mount' would get ERRNO(1)" in str(caught.value)
+    assert f.rule_count == 0
+    f.close()
+
+
+def test_allow_group_default_allow_named() -> None:
+    f = Filter(ALLOW)
+    with pytest.raises(seccompx.InvalidArgumentError) as caught:
+        f.allow_group("@mount", "@basic-io")
+    assert "groups '@mount', '@basic-io' would get ALLOW" in str(caught.value)
+    assert f.rule_count == 0
+    f.close()

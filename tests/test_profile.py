@@ -1039,3 +1039,26 @@ def test_multiplexed_argument_rule_reported():
 def test_multiplexed_argument_rule_strict_raises():
     with pytest.raises(seccompx.ProfileError, match=r"syscalls\[1\].*socketcall"):
         seccompx.Filter.from_profile(MULTIPLEXED_PROFILE, strict=True)
+
+
+def test_overlapping_entries_blame_seccompx_check() -> None:
+    source = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [
+            {
+                "names": ["read"],
+                "action": "SCMP_ACT_ERRNO",
+                "args": [{"index": 0, "value": 3, "op": "SCMP_CMP_LT"}],
+            },
+            {
+                "names": ["read"],
+                "action": "SCMP_ACT_KILL",
+                "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_GT"}],
+            },
+        ],
+    }
+    with pytest.raises(ProfileError) as caught:
+        load(source)
+    message = str(caught.value)
+    assert message.startswith("syscalls[1]: the rule for read cannot be added: ")
+    assert "argument 0 equal to 0x2" in message

@@ -182,6 +182,19 @@ def test_run_unknown_errno_echoed_as_given(capsys, text):
     assert f"unknown errno name {name!r}" in capsys.readouterr().err
 
 
+def test_run_negative_errno_out_of_range(capsys):
+    assert main(["run", "--default", "errno:-1", "--", "true"]) == 125
+    err = capsys.readouterr().err
+    assert "errno -1 is out of range" in err
+    assert "0 to 4094" in err
+
+
+def test_run_group_name_rejected(capsys):
+    assert main(["run", "--default", "allow", "--deny", "@network-io", "--", "true"]) == 125
+    err = capsys.readouterr().err
+    assert "--deny '@network-io' names a syscall group" in err
+
+
 def test_parse_action_errno_name_any_case():
     assert parse_action("ERRNO:eacces") == ERRNO(13)
     assert parse_action("errno:EACCES") == ERRNO(13)

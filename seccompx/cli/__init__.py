@@ -37,6 +37,19 @@ EXIT_STATUS_HELP = (
 )
 
 
+def _version_text() -> str:
+    """Return the text of ``seccompx --version``."""
+    from .. import __version__, libseccomp_build_version, libseccomp_version
+
+    def dotted(version: Any) -> str:
+        return ".".join(str(part) for part in version)
+
+    return (
+        f"seccompx {__version__} (libseccomp {dotted(libseccomp_version())}, "
+        f"built against {dotted(libseccomp_build_version())})"
+    )
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """An argument parser that reports a usage error in one line on stderr.
 
@@ -81,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="seccompx",
         description="Build, inspect, load and benchmark seccomp-BPF filters.",
         epilog=EXIT_STATUS_HELP,
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=_version_text(),
+        help="print the versions of seccompx and libseccomp, then exit",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:

@@ -139,6 +139,11 @@ def parse_action(text: str) -> Action:
 def _errno_value(text: str) -> int:
     if text.isdigit():
         return int(text)
+    if text.startswith("-") and text[1:].isdigit():
+        raise InvalidArgumentError(
+            f"errno {text} is out of range: use a number from 0 to 4094 or a "
+            "name such as EPERM"
+        )
     number = getattr(errno, text.upper(), None)
     if not isinstance(number, int):
         raise InvalidArgumentError(
@@ -159,6 +164,12 @@ def _names(option: str, values: List[str]) -> List[str]:
                     f"{option} {value!r} contains an empty syscall name: "
                     "give one or more names separated by commas, such as "
                     "read,write"
+                )
+            if name.startswith("@"):
+                raise InvalidArgumentError(
+                    f"{option} {name!r} names a syscall group, but {option} "
+                    "takes syscall names only; list the syscalls, or use a "
+                    "profile, where an entry's names may include groups"
                 )
             names.append(name)
     return names
