@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import select
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -13,6 +18,7 @@ from seccompx import Filter
 from seccompx.cli import main
 from seccompx.cli.check import parse_caps
 from seccompx.profile import CAPABILITIES
+from childproc import F_SETPIPE_SZ
 
 FIXTURES = Path(__file__).parent / "fixtures" / "profiles"
 CONDITIONS = str(FIXTURES / "docker_conditions.json")
@@ -182,3 +188,174 @@ def test_check_escapes_control_characters(capsys: pytest.CaptureFixture[str], tm
     assert "  syscalls[0].names[0]: get\\x00ppid: not a valid syscall name" in out
     assert "  syscalls[0].names[1]: x\\x1b[2J: not a valid syscall name" in out
     assert '  syscalls[0]["bad\\u0007"]: unknown field ' in out
+
+
+# convert -o FILE: what each kind of FILE receives.
+
+CONVERT_OCI = ["convert", CONDITIONS, "--to", "oci", "--caps", "none", "--kernel", "6.1"]
+
+
+def expected_oci() -> bytes:
+    f = expected_filter(CONDITIONS)
+    text = json.dumps(f.to_profile(), indent=2) + "\n"
+    f.close()
+    return text.encode()
+
+
+def test_convert_output_dash_is_stdout(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main([*CONVERT_OCI, "-o", "-"]) == 0
+    assert capsys.readouterr().out.encode() == expected_oci()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_convert_output_follows_symlink(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "links").mkdir()
+    target = tmp_path / "real" / "profile.json"
+    target.write_text("old\n")
+    link = tmp_path / "links" / "profile.json"
+    link.symlink_to("../real/profile.json")
+    assert main([*CONVERT_OCI, "-o", str(link)]) == 0
+    assert link.is_symlink()
+    assert os.readlink(link) == "../real/profile.json"
+    assert target.read_bytes() == expected_oci()
+    assert list((tmp_path / "real").iterdir()) == [target]
+    assert list((tmp_path / "links").iterdir()) == [link]
+
+
+def test_convert_output_writes_into_fifo(tmp_path: Path) -> None:
+    fifo = tmp_path / "profile.json"
+    os.mkfifo(fifo)
+    # A reader that opened the FIFO first lets the writer's open() return,
+    # and the output fits in the pipe buffer, so no thread is needed.
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        assert main([*CONVERT_OCI, "-o", str(fifo)]) == 0
+        received = b""
+        while True:
+            try:
+                chunk = os.read(reader, 65536)
+            except BlockingIOError:
+                break  # no writer ever opened the FIFO
+            if not chunk:
+                break
+            received += chunk
+    finally:
+        os.close(reader)
+    assert received == expected_oci()
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_convert_output_reports_closed_fifo(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # The output (over 64 KiB) does not fit in the pipe, shrunk to one page,
+    # so the writer is still writing when the reader closes the FIFO.
+    profile = tmp_path / "large.json"
+    rules = [
+        {
+            "names": ["read"],
+            "action": "SCMP_ACT_ERRNO",
+            "args": [{"index": 0, "value": value, "op": "SCMP_CMP_EQ"}],
+        }
+        for value in range(1000, 2000)
+    ]
+    profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": rules}))
+    fifo = tmp_path / "profile.json"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    fcntl.fcntl(reader, F_SETPIPE_SZ, 4096)
+
+    def close_when_readable() -> None:
+        select.select([reader], [], [], 30)
+        os.close(reader)
+
+    closer = threading.Thread(target=close_when_readable)
+    closer.start()
+    try:
+        status = main(["convert", str(profile), "--to", "oci", "-o", str(fifo)])
+    finally:
+        closer.join()
+    assert status == 1
+    assert capsys.readouterr().err == (
+        f"seccompx convert: error: cannot write -o {str(fifo)!r}: Broken pipe\n"
+    )
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_convert_output_keeps_mode(tmp_path: Path) -> None:
+    output = tmp_path / "private.json"
+    output.write_text("old\n")
+    output.chmod(0o600)
+    assert main([*CONVERT_OCI, "-o", str(output)]) == 0
+    assert stat.S_IMODE(output.stat().st_mode) == 0o600
+    assert output.read_bytes() == expected_oci()
+    assert list(tmp_path.iterdir()) == [output]
+
+
+def test_convert_output_dev_null() -> None:
+    before = os.stat(os.devnull)
+    assert stat.S_ISCHR(before.st_mode)
+    assert main([*CONVERT_OCI, "-o", os.devnull]) == 0
+    after = os.stat(os.devnull)
+    assert stat.S_ISCHR(after.st_mode)
+    assert after.st_rdev == before.st_rdev
+    assert after.st_ino == before.st_ino
+
+
+def test_convert_output_ignores_planted_temporary(tmp_path: Path) -> None:
+    # A temporary name derived from the output name and the process id
+    # could be taken in advance by a symlink that redirects the write.
+    output = tmp_path / "profile.json"
+    victim = tmp_path / "victim"
+    victim.write_text("unchanged\n")
+    planted = tmp_path / f"profile.json.tmp{os.getpid()}"
+    planted.symlink_to(victim)
+    assert main([*CONVERT_OCI, "-o", str(output)]) == 0
+    assert victim.read_text() == "unchanged\n"
+    assert output.read_bytes() == expected_oci()
+    assert planted.is_symlink()
+    assert sorted(tmp_path.iterdir()) == sorted([output, victim, planted])
+
+
+def test_convert_output_missing_folder(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "missing"
+    output = folder / "filter.bpf"
+    assert main([*CONVERT_OCI, "-o", str(output)]) == 2
+    assert capsys.readouterr().err == (
+        f"seccompx convert: error: the folder {str(folder)!r} of -o "
+        f"{str(output)!r} does not exist\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_convert_output_directory(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main([*CONVERT_OCI, "-o", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"seccompx convert: error: -o {str(tmp_path)!r} is a directory; "
+        "give a file name\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_convert_output_descriptor_path(tmp_path: Path) -> None:
+    # /proc/self/fd/1 names the file open as standard output; there is no
+    # folder in which a temporary file could be renamed over it.
+    stdout = tmp_path / "stdout.json"
+    with open(stdout, "wb") as file:
+        result = subprocess.run(
+            [sys.executable, "-m", "seccompx", *CONVERT_OCI, "-o", "/proc/self/fd/1"],
+            stdout=file,
+            stderr=subprocess.PIPE,
+            timeout=60,
+        )
+    assert result.returncode == 0, result.stderr
+    assert stdout.read_bytes() == expected_oci()
+    assert list(tmp_path.iterdir()) == [stdout]

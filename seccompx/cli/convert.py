@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Any, Callable, Dict, NamedTuple
 
 from .._errors import InvalidArgumentError
 from .._filter import Filter
-from ._output import write_bytes
+from . import EXIT_FAILURE, EXIT_OK
+from ._output_file import output_problem, write_output
+from ._text import printable
 from .check import add_profile_options, load_profile
 
 
@@ -96,7 +97,10 @@ def add_parser(subparsers: Any) -> None:
         "-o",
         "--output",
         metavar="FILE",
-        help="write to FILE instead of standard output",
+        help="write to FILE instead of standard output ('-' for standard "
+        "output); a symlink is followed, a FIFO or device is written "
+        "directly, and a regular file is replaced atomically with its "
+        "permissions kept",
     )
     parser.add_argument(
         "--name",
@@ -114,11 +118,12 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     output_format = FORMATS[args.to]
+    output = "-" if args.output is None else args.output
     if args.to != "spo" and (args.name is not None or args.namespace is not None):
         raise InvalidArgumentError("--name and --namespace need --to spo")
     if (
         output_format.binary
-        and args.output is None
+        and output == "-"
         and sys.stdout is not None
         and sys.stdout.isatty()
     ):
@@ -126,29 +131,21 @@ def run(args: argparse.Namespace) -> int:
             f"--to {args.to} writes binary data; redirect standard output or "
             "use -o FILE"
         )
+    problem = output_problem(output)
+    if problem is not None:
+        raise InvalidArgumentError(problem)
     filter = load_profile(args)
     try:
         data = output_format.write(filter, args)
     finally:
         filter.close()
-    if args.output is None:
-        write_bytes(data)
-    else:
-        _write_file(args.output, data)
-    return 0
-
-
-def _write_file(path: str, data: bytes) -> None:
-    # Write next to the target and rename, so a failure never leaves a
-    # truncated file behind.
-    temporary = f"{path}.tmp{os.getpid()}"
+    if output == "-":
+        write_output(output, data)  # main() handles a closed standard output
+        return EXIT_OK
     try:
-        with open(temporary, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+        write_output(output, data)
+    except OSError as error:
+        message = f"cannot write -o {output!r}: {error.strerror or error}"
+        print(printable(f"seccompx convert: error: {message}"), file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK

@@ -13,12 +13,13 @@ import json
 import os
 import signal
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 from .. import notify
 from .._errors import SeccompError
 from . import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from ._output import write_text
+from ._output_file import output_problem, write_output
 from ._text import printable
 
 
@@ -64,34 +65,12 @@ def describe_returncode(returncode: int) -> str:
     return f"exited with status {returncode}"
 
 
-def output_problem(output: str) -> Optional[str]:
-    """Return why the profile cannot be written to ``output``, or None.
-
-    Checked before the program runs, so that a run is not wasted on a
-    profile with nowhere to go.
-    """
-    if output == "-":
-        return None
-    folder = os.path.dirname(os.path.abspath(output))
-    if os.path.isdir(output):
-        return f"{output!r} is a directory; give a file name"
-    if not os.path.isdir(folder):
-        return f"the folder {folder!r} of {output!r} does not exist"
-    if os.path.exists(output):
-        if not os.access(output, os.W_OK):
-            return f"{output!r} is not writable"
-    elif not os.access(folder, os.W_OK | os.X_OK):
-        return f"the folder {folder!r} is not writable"
-    return None
-
-
 def write_profile(profile: Dict[str, Any], output: str) -> None:
     text = json.dumps(profile, indent=2) + "\n"
     if output == "-":
         write_text(text)
         return
-    with open(output, "w") as file:
-        file.write(text)
+    write_output(output, text.encode())
 
 
 def _error(message: str) -> None:
@@ -123,7 +102,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         write_profile(result.to_profile(), args.output)
     except OSError as error:
-        _error(f"cannot write the profile to {args.output!r}: {error.strerror or error}")
+        _error(
+            f"cannot write the profile to -o {args.output!r}: "
+            f"{error.strerror or error}"
+        )
         return EXIT_FAILURE
     print_summary(command, result, args.output)
     return EXIT_OK if result.returncode == 0 else EXIT_FAILURE
