@@ -352,6 +352,14 @@ def _read_source(
             raise InvalidArgumentError(
                 f"program path {label} is invalid: it contains a NUL byte"
             ) from None
+        except OSError as error:
+            number = error.errno if error.errno is not None else _errno.EINVAL
+            raise InvalidArgumentError(
+                f"cannot read the program from {label}: "
+                f"{error.strerror or error} "
+                f"({_errno.errorcode.get(number, str(number))})",
+                number,
+            ) from error
         with file:
             return _read_limited(file.read, label), label
     if isinstance(source, int) and not isinstance(source, bool):

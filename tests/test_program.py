@@ -1406,3 +1406,14 @@ def test_program_base_data_is_read_only() -> None:
         prog._data = b""  # type: ignore[misc]
     with pytest.raises(TypeError, match="built by its constructor"):
         Program.__new__(Program).load()
+
+
+def test_from_missing_file_is_seccomp_error(tmp_path) -> None:
+    missing = tmp_path / "missing.bpf"
+    with pytest.raises(seccompx.InvalidArgumentError) as caught:
+        Program.from_file(missing)
+    assert caught.value.errno == errno.ENOENT
+    assert str(caught.value) == (
+        f"cannot read the program from {str(missing)!r}: No such file or "
+        "directory (ENOENT)"
+    )

@@ -302,7 +302,7 @@ def test_missing_file_is_one_line(capsys, tmp_path: Path) -> None:  # type: igno
     assert code == 2
     assert out == ""
     assert err.count("\n") == 1
-    assert err.startswith("seccompx disasm: error: cannot read program '")
+    assert err.startswith("seccompx disasm: error: cannot read the program from '")
     assert "No such file" in err
 
 
