@@ -10,6 +10,7 @@ opposite mistake, a program that stops its own process from working.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
 
@@ -110,6 +111,24 @@ _EXIT_CONSEQUENCES: Dict[ActionKind, str] = {
     ActionKind.NOTIFY: "whether the process exits depends on its "
     "supervisor, and without one exit_group fails with ENOSYS",
 }
+
+
+# The no-x32-guard message names at most this many syscalls.
+_X32_NAMES_SHOWN = 5
+
+
+@functools.lru_cache(maxsize=1)
+def _x32_counterparts() -> Tuple[Tuple[str, int, int], ...]:
+    """Return (name, x86_64 number, x32 number) for every syscall name that
+    libseccomp resolves on both ABIs."""
+    from .groups import syscall_table
+
+    x32_numbers = syscall_table(int(Arch.X32))
+    return tuple(
+        (name, native_nr, x32_numbers[name])
+        for name, native_nr in syscall_table(int(Arch.X86_64)).items()
+        if name in x32_numbers
+    )
 
 
 @dataclass(frozen=True)
@@ -229,6 +248,11 @@ class _Auditor:
                 return
 
     def check_x32(self) -> None:
+        arches = self.program.arches
+        if Arch.X32 in arches:
+            if Arch.X86_64 in arches and self.valid:
+                self.check_x32_counterparts()
+            return
         for index, facts, value in self.allowing:
             if (
                 facts.arch.token == Arch.X86_64
@@ -245,6 +269,42 @@ class _Auditor:
                     index,
                 )
                 return
+
+    def check_x32_counterparts(self) -> None:
+        """Report x32 syscalls that reach ALLOW or LOG where the x86_64
+        syscall of the same name does not.
+
+        A program that covers both ABIs compares x32 numbers itself and
+        needs no x32 guard, so each syscall is run on both.
+        """
+        # NOTE: each syscall runs with all arguments 0, so a difference
+        # that only other argument values reach is not reported.
+        raw = bytes(self.program)
+        token = int(Arch.X86_64)
+        bypasses: List[Tuple[str, int, int, int]] = []
+        for name, native_nr, x32_nr in _x32_counterparts():
+            native_value, _ = self.run(raw, native_nr, token)
+            if code.is_allowing(native_value):
+                continue
+            x32_value, index = self.run(raw, x32_nr, token)
+            if code.is_allowing(x32_value):
+                bypasses.append((name, native_value, x32_value, index))
+        if not bypasses:
+            return
+        name, native_value, x32_value, index = bypasses[0]
+        names_shown = ", ".join(item[0] for item in bypasses[:_X32_NAMES_SHOWN])
+        if len(bypasses) > _X32_NAMES_SHOWN:
+            names_shown += f" and {len(bypasses) - _X32_NAMES_SHOWN} more"
+        self.add(
+            HIGH,
+            "no-x32-guard",
+            f"x32 syscalls reach {code.action_name(x32_value)} where the "
+            f"x86_64 syscalls of the same name do not ({names_shown}; x86_64 "
+            f"{name} reaches {code.action_name(native_value)}): give the "
+            "x32 rules the actions of the x86_64 rules, or reject "
+            "sys_number >= 0x40000000 on x86_64",
+            index,
+        )
 
     def probe_arches(self) -> List[Arch]:
         arches = list(self.program.arches)

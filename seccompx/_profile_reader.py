@@ -1074,13 +1074,33 @@ class _Reader:
     ) -> None:
         """Warn when an unknown name drops out of an entry stricter than the
         default, which leaves that syscall to the default action."""
-        if _groups.is_group_name(name) or _groups.syscall_number(name, 0) is not None:
-            return  # a real syscall absent here, or a group: nothing weakened
+        if _groups.is_group_name(name):
+            self.warn_unknown_group(name, path, action, default)
+            return
+        if _groups.syscall_number(name, 0) is not None:
+            return  # A real syscall absent on these arches weakens nothing.
         self.warn(
             path,
             f"syscall {_show(name)} is unknown, so this entry's {action!r} "
             f"does not apply to it and the default action {default!r} does; "
             "check the spelling",
+        )
+
+    def warn_unknown_group(
+        self, name: str, path: str, action: Action, default: Action
+    ) -> None:
+        if name in _groups.group_names():
+            return  # Members of a known group are skipped quietly.
+        suggestions = _groups.close_group_names(name)
+        if suggestions:
+            hint = "did you mean " + ", ".join(map(repr, suggestions)) + "?"
+        else:
+            hint = "check the spelling against seccompx.groups.group_names()"
+        self.warn(
+            path,
+            f"syscall group {_show(name)} is unknown, so this entry's "
+            f"{action!r} does not apply to its syscalls and the default "
+            f"action {default!r} does; {hint}",
         )
 
     def skip(self, path: str, name: str, reason: str) -> None:

@@ -17,6 +17,7 @@ Use a group with :meth:`seccompx.Filter.allow_group` and
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import logging
@@ -104,11 +105,33 @@ def get_group(name: str) -> SyscallGroup:
         )
     group = _groups().get(name)
     if group is None:
-        raise InvalidArgumentError(
-            f"unknown syscall group {name!r}; known groups are "
-            + ", ".join(group_names())
-        )
+        known = ", ".join(group_names())
+        suggestions = close_group_names(name)
+        if suggestions:
+            guess = ", ".join(map(repr, suggestions))
+            message = (
+                f"unknown syscall group {name!r}; did you mean {guess}? "
+                f"The known groups are {known}"
+            )
+        else:
+            message = f"unknown syscall group {name!r}; known groups are {known}"
+        raise InvalidArgumentError(message)
     return group
+
+
+def close_group_names(name: str, limit: int = 3) -> Tuple[str, ...]:
+    """Return up to ``limit`` group names spelled like ``name``, best first.
+
+    The match is difflib's, with the cutoff that suggestions for unknown
+    syscall names use.
+    """
+    # Longer strings cannot be close to a group name, and difflib is slow
+    # on them.
+    if not isinstance(name, str) or not 0 < len(name) <= 64:
+        return ()
+    return tuple(
+        difflib.get_close_matches(name, group_names(), n=limit, cutoff=0.6)
+    )
 
 
 def expand(name: str) -> Tuple[str, ...]:

@@ -754,6 +754,44 @@ def test_unknown_group_in_profile() -> None:
     assert caught.value.path == "syscalls[0].names[0]"
 
 
+def test_unknown_group_warns_in_denylist_only() -> None:
+    f = load(profile(entry(["@netwrok-io", "getppid"])))
+    report = f.profile_report
+    f.close()
+    assert report is not None
+    assert len(report.warnings) == 1
+    warning = report.warnings[0]
+    assert warning.startswith("syscalls[0].names[0]: ")
+    assert "'@netwrok-io' is unknown" in warning
+    assert "default action ALLOW does" in warning
+    assert "did you mean '@network-io'?" in warning
+    # Skipping a name from an ALLOW entry only leaves its syscalls refused.
+    source = profile(entry(["@netwrok-io", "getppid"], "SCMP_ACT_ALLOW"), default="SCMP_ACT_ERRNO")
+    g = load(source)
+    report = g.profile_report
+    g.close()
+    assert report is not None
+    assert report.warnings == []
+    assert [s.name for s in report.skipped] == ["@netwrok-io"]
+
+
+def test_unknown_group_without_close_name() -> None:
+    f = load(profile(entry(["@zzzz"], "SCMP_ACT_KILL_PROCESS")))
+    report = f.profile_report
+    f.close()
+    assert report is not None
+    assert len(report.warnings) == 1
+    assert "did you mean" not in report.warnings[0]
+    assert "seccompx.groups.group_names()" in report.warnings[0]
+
+
+def test_unknown_group_strict_suggests_name() -> None:
+    with pytest.raises(ProfileError) as caught:
+        load(profile(entry(["@netwrok-io"])), strict=True)
+    assert caught.value.path == "syscalls[0].names[0]"
+    assert "did you mean '@network-io'?" in str(caught.value)
+
+
 # ENOSYS for syscalls newer than the profile ---------------------------------
 
 # Enough for a Python child to make ctypes calls, report and exit.

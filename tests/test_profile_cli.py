@@ -61,6 +61,16 @@ def test_check_lists_skipped_names(capsys: pytest.CaptureFixture[str], tmp_path:
     assert "  syscalls[0].names[1]: no_such_call: unknown to libseccomp" in out
 
 
+def test_check_warns_unknown_group(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "group.json"
+    path.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["@netwrok-io"], "action": "SCMP_ACT_ERRNO"}]}))
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "skipped names   1" in out
+    assert "warnings        1" in out
+    assert "syscalls[0].names[0]: syscall group '@netwrok-io' is unknown" in out
+
+
 def test_check_strict_rejects_unknown_names(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "unknown.json"
     path.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["no_such_call"], "action": "SCMP_ACT_ERRNO"}]}))

@@ -116,6 +116,18 @@ def test_profile_loads_in_child(path: Path) -> None:
     assert result.output == b"loading\n"
 
 
+@pytest.mark.parametrize("path", corpus_profiles(), ids=lambda path: path.name)
+def test_profile_x32_audit_consistent(path: Path) -> None:
+    # A profile covering x86_64 and x32 gives both ABIs the same rules, so
+    # x32 calls cannot escape the x86_64 rules and need no x32 guard.
+    f = Filter.from_profile(path, capabilities=[])
+    program = f.compile()
+    f.close()
+    if not {seccompx.Arch.X86_64, seccompx.Arch.X32} <= set(program.arches):
+        pytest.skip("the profile does not cover both x86_64 and x32")
+    assert "no-x32-guard" not in [finding.code for finding in program.audit()]
+
+
 # Docker's default profile ------------------------------------------------
 
 

@@ -3,6 +3,7 @@ audit, plus the errors of Program.load in child processes."""
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import pickle
@@ -10,7 +11,7 @@ import signal
 import struct
 import threading
 import warnings
-from typing import List
+from typing import List, Optional
 
 import pytest
 
@@ -973,6 +974,100 @@ def test_audit_missing_x32_guard() -> None:
         ret(RAW_KILL),
     )
     assert codes(guarded) == ["default-allow"]
+
+
+NR_EXECVE = 59
+X32_NR_EXECVE = X32_BIT | 520
+
+
+def execve_denylist(x32_execve: Optional[int] = None) -> Program:
+    """Return an x86_64 denylist that kills execve, with no x32 guard.
+
+    Given ``x32_execve``, the program also compares x32's execve number
+    and returns that value for it.
+    """
+    if x32_execve is None:
+        return program(
+            stmt(LD_W_ABS, OFFSET_ARCH),
+            jump(JEQ_K, X86_64, 0, 3),
+            stmt(LD_W_ABS, OFFSET_NR),
+            jump(JEQ_K, NR_EXECVE, 1, 0),
+            ret(RAW_ALLOW),
+            ret(RAW_KILL),
+        )
+    return program(
+        stmt(LD_W_ABS, OFFSET_ARCH),
+        jump(JEQ_K, X86_64, 0, 5),
+        stmt(LD_W_ABS, OFFSET_NR),
+        jump(JEQ_K, NR_EXECVE, 3, 0),
+        jump(JEQ_K, X32_NR_EXECVE, 0, 1),
+        ret(x32_execve),
+        ret(RAW_ALLOW),
+        ret(RAW_KILL),
+    )
+
+
+def test_audit_x32_guard_only_on_bypass() -> None:
+    plain = execve_denylist()
+    assert plain.arches == (Arch.X86_64,)
+    # (case, program, whether x32's execve escapes the x86_64 rule)
+    cases = [
+        ("x86_64 only", plain, True),
+        ("x32 listed, no x32 rule", Program(bytes(plain), arches=["x86_64", "x32"]), True),
+        ("x32 allowed", execve_denylist(RAW_ALLOW), True),
+        ("x32 killed", execve_denylist(RAW_KILL), False),
+        ("x32 gets ERRNO", execve_denylist(errno_value(1)), False),
+    ]
+    for case, prog, expected in cases:
+        found = [f for f in prog.audit() if f.code == "no-x32-guard"]
+        assert bool(found) == expected, case
+        if found:
+            assert found[0].severity == "high", case
+    assert execve_denylist(RAW_KILL).arches == (Arch.X86_64, Arch.X32)
+
+
+def test_audit_x32_bypass_names_syscall() -> None:
+    prog = execve_denylist(RAW_ALLOW)
+    (finding,) = [f for f in prog.audit() if f.code == "no-x32-guard"]
+    assert "(execve; x86_64 execve reaches KILL_PROCESS)" in finding.message
+    assert finding.index == 5
+
+
+def test_audit_x32_covered_denylist_clean() -> None:
+    f = Filter(ALLOW, arches=["x86_64", "x32"])
+    f.deny("execve", action=KILL_PROCESS)
+    prog = f.compile()
+    assert prog.simulate("execve", arch="x32") == KILL_PROCESS
+    assert codes(prog) == ["default-allow", "default-allow"]
+    assert codes(Program(bytes(prog))) == ["default-allow", "default-allow"]
+
+    def body(out: int) -> None:
+        f.load()
+        report(out, "loaded")
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall(ctypes.c_long(X32_NR_EXECVE), 0, 0, 0)
+        report(out, "survived")
+
+    result = run_in_child(body)
+    assert result.signal == signal.SIGSYS, result
+    assert result.text == "loaded\n"
+
+
+def test_audit_oci_example_profile_clean() -> None:
+    # The example profile of the OCI runtime specification (config-linux.md).
+    profile = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [{"names": ["getcwd", "chmod"], "action": "SCMP_ACT_ERRNO"}],
+    }
+    f = Filter.from_profile(profile, capabilities=[])
+    prog = f.compile()
+    f.close()
+    assert prog.arches == (Arch.X86_64, Arch.X86, Arch.X32)
+    for arch in ("x86_64", "x86", "x32"):
+        assert prog.simulate("getcwd", arch=arch) == ERRNO(1), arch
+    assert "no-x32-guard" not in codes(prog)
+    assert codes(prog) == ["default-allow"] * 3
 
 
 def test_audit_socketcall_bypass() -> None:

@@ -14,9 +14,16 @@ import warnings
 
 import pytest
 
-from seccompx import ERRNO, KILL_PROCESS, LOG, FilterNotLoadedWarning
+from seccompx import (
+    ERRNO,
+    KILL_PROCESS,
+    LOG,
+    NOTIFY,
+    Filter,
+    FilterNotLoadedWarning,
+)
 from seccompx.cli import main
-from seccompx.cli.run import _profile_without, parse_action
+from seccompx.cli.run import _profile_without, notify_warning, parse_action
 
 SIGSYS = int(signal.SIGSYS)
 CORPUS = os.environ.get("SECCOMPX_PROFILE_CORPUS")
@@ -345,6 +352,56 @@ def test_profile_override_as_separate_process(tmp_path):
     assert result.returncode == 128 + SIGSYS
     assert b"Warning" not in result.stderr
     assert result.stderr.count(b"\n") == 1
+
+
+NOTIFY_MKDIR = {
+    "defaultAction": "SCMP_ACT_ALLOW",
+    "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
+}
+
+
+def test_run_notify_profile_warns(tmp_path, capfd):
+    profile = write_profile(tmp_path, NOTIFY_MKDIR)
+    target = tmp_path / "made"
+    script = (
+        "import errno, os, sys\n"
+        "try:\n"
+        "    os.mkdir(sys.argv[1])\n"
+        "except OSError as error:\n"
+        "    print(errno.errorcode[error.errno])\n"
+    )
+    status = main(
+        ["run", "--profile", profile, "--", sys.executable, "-c", script]
+        + [str(target)]
+    )
+    captured = capfd.readouterr()
+    assert status == 0
+    assert captured.out == "ENOSYS\n"
+    assert not target.exists()
+    assert captured.err.startswith("seccompx run: warning: ")
+    assert "NOTIFY for mkdir and mkdirat." in captured.err
+    assert "fail with ENOSYS" in captured.err
+    assert "seccompx.notify.Supervisor" in captured.err
+    assert captured.err.count("\n") == 1
+
+
+def test_notify_warning_cases():
+    plain = Filter.from_profile({"defaultAction": "SCMP_ACT_ALLOW"})
+    assert notify_warning(plain) is None
+    plain.close()
+    default = Filter(NOTIFY)
+    default.allow("execve")
+    message = notify_warning(default)
+    default.close()
+    assert message is not None
+    assert "NOTIFY for every syscall that no rule matches." in message
+    agent = Filter.from_profile(
+        {**NOTIFY_MKDIR, "listenerPath": "/run/agent.sock"}
+    )
+    message = notify_warning(agent)
+    agent.close()
+    assert message is not None
+    assert "listenerPath '/run/agent.sock'" in message
 
 
 def test_profile_without_strips_names():

@@ -36,6 +36,7 @@ from .._actions import (
     LOG,
     TRAP,
     Action,
+    ActionKind,
 )
 from .._errors import (
     InvalidArgumentError,
@@ -51,6 +52,9 @@ from ..profile import read_file
 EXIT_SECCOMPX_FAILED = 125
 EXIT_CANNOT_EXECUTE = 126
 EXIT_NOT_FOUND = 127
+
+# The NOTIFY warning names at most this many syscalls.
+_NOTIFY_NAMES_SHOWN = 8
 
 _ACTIONS: Dict[str, Action] = {
     "kill-process": KILL_PROCESS,
@@ -71,7 +75,8 @@ def add_parser(subparsers: Any) -> None:
         "--default; --allow, --deny and --kill set the action for the "
         "syscalls they name, in place of what the profile or the default "
         "action does with them.  The filter must allow execve and what the "
-        "program needs to start.",
+        "program needs to start.  No supervisor responds to NOTIFY rules, "
+        "so the syscalls they match fail with ENOSYS, with a warning.",
         epilog="Exit status: the program's own; 128+N when signal N ended "
         "it (159 for SIGSYS, a forbidden syscall); 125 when seccompx "
         "failed; 126 when the program could not be executed; 127 when it "
@@ -311,6 +316,57 @@ def build_filter(args: argparse.Namespace) -> Filter:
     return f
 
 
+def _notified_syscalls(f: Filter) -> List[str]:
+    """Return the syscalls that ``f``'s rules give the NOTIFY action, each
+    marked when argument conditions limit its rule."""
+    names: List[str] = []
+    for entry in f.to_profile()["syscalls"]:
+        if entry["action"] != "SCMP_ACT_NOTIFY":
+            continue
+        suffix = " (for some arguments)" if entry.get("args") else ""
+        names.extend(f"{name}{suffix}" for name in entry["names"])
+    return names
+
+
+def notify_warning(f: Filter) -> Optional[str]:
+    """Return the warning for a filter that returns NOTIFY, or None.
+
+    ``seccompx run`` loads the filter without a notification listener, so
+    the kernel fails every notified syscall with ENOSYS.
+    """
+    if not f._has_notify_action():
+        return None
+    names = _notified_syscalls(f)
+    if len(names) > _NOTIFY_NAMES_SHOWN:
+        names_shown = ", ".join(names[:_NOTIFY_NAMES_SHOWN])
+        names_shown += f" and {len(names) - _NOTIFY_NAMES_SHOWN} more"
+    elif len(names) > 1:
+        names_shown = ", ".join(names[:-1]) + " and " + names[-1]
+    else:
+        names_shown = "".join(names)
+    if f.default_action.kind is ActionKind.NOTIFY:
+        targets = "every syscall that no rule matches"
+        if names:
+            targets += f", and for {names_shown}"
+    else:
+        targets = names_shown
+    message = (
+        f"seccompx run: warning: the filter returns NOTIFY for {targets}. "
+        "seccompx run starts no supervisor to respond to notifications, so "
+        "these syscalls fail with ENOSYS (Function not implemented)."
+    )
+    report = f.profile_report
+    if report is not None and report.listener_path:
+        message += (
+            " It does not send the listener to the profile's listenerPath "
+            f"{report.listener_path!r} either."
+        )
+    return message + (
+        " To serve the notifications, start the program from Python with "
+        "seccompx.notify.Supervisor(handler).spawn(argv, filter)."
+    )
+
+
 def _command(args: argparse.Namespace) -> List[str]:
     command = list(args.program)
     if command and command[0] == "--":
@@ -371,6 +427,9 @@ def run(args: argparse.Namespace) -> int:
     f: Optional[Filter] = None
     try:
         f = build_filter(args)
+        warning = notify_warning(f)
+        if warning is not None:
+            print(warning, file=sys.stderr, flush=True)
         process = spawn(command, filter=f)
     except FileNotFoundError as error:
         print(f"seccompx run: {command[0]}: {error.strerror}", file=sys.stderr)
