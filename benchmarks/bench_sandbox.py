@@ -16,7 +16,8 @@ Four pairs of cases, each sample timed from the call to the reaped child:
 
 The filter allows everything except ``socket``, so the numbers show the
 mechanism's cost, not the cost of a long filter.  The cases of a pair take
-turns in rounds, so that a drift in machine speed affects both alike.  The
+turns call by call, the first of each turn alternating, so that a drift in
+machine speed affects both alike.  The
 output is a Markdown table of medians and 10th/90th percentiles in
 microseconds; ``--json`` prints the raw numbers and the table as one JSON
 object whose ``ratio`` is the median of spawn divided by the median of
@@ -44,7 +45,6 @@ import seccompx  # noqa: E402
 from seccompx import sandbox  # noqa: E402
 
 TRUE = "/bin/true"
-ROUNDS = 10
 
 
 def noop() -> None:
@@ -77,14 +77,19 @@ def time_calls(call: Callable[[], Any], count: int) -> List[float]:
 def interleave(
     cases: Sequence[Tuple[str, Callable[[], Any]]], samples: int
 ) -> Dict[str, List[float]]:
-    """Sample each case in turn, ROUNDS times, after one warm-up call."""
-    results: Dict[str, List[float]] = {name: [] for name, _ in cases}
-    for _, call in cases:
+    """Sample the cases in turns, one call each, after one warm-up call.
+
+    Each turn starts with the next case, so that no case always runs right
+    after the same other one.
+    """
+    order = list(cases)
+    results: Dict[str, List[float]] = {name: [] for name, _ in order}
+    for _, call in order:
         call()
-    per_round = max(1, samples // ROUNDS)
-    for _ in range(ROUNDS):
-        for name, call in cases:
-            results[name] += time_calls(call, per_round)
+    for turn in range(samples):
+        start = turn % len(order)
+        for name, call in order[start:] + order[:start]:
+            results[name] += time_calls(call, 1)
     return results
 
 
@@ -190,15 +195,15 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--samples",
         type=int,
-        default=300,
-        help="samples per case, split into 10 rounds (default: 300)",
+        default=600,
+        help="samples per case (default: 600)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object"
     )
     args = parser.parse_args(argv)
-    if args.samples < ROUNDS:
-        parser.error(f"--samples must be at least {ROUNDS}")
+    if args.samples < 2:
+        parser.error("--samples must be at least 2")
     stats = measure(args.samples)
     table = markdown(stats)
     if args.json:
