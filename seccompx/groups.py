@@ -18,6 +18,7 @@ Use a group with :meth:`seccompx.Filter.allow_group` and
 from __future__ import annotations
 
 import difflib
+import errno as _errno
 import functools
 import json
 import logging
@@ -313,11 +314,13 @@ def add_groups(filter: "Filter", names: Sequence[str], action_value: int) -> int
         )
     default = filter.default_action
     if action_value == default.value:
+        noun = "the group" if len(names) == 1 else "the groups"
         raise InvalidArgumentError(
-            f"the groups {', '.join(map(repr, names))} would get {default}, "
+            f"{noun} {', '.join(map(repr, names))} would get {default}, "
             "which is the filter's default action, so their rules would "
             "change nothing and libseccomp rejects such rules; choose "
-            "another action"
+            "another action",
+            _errno.EACCES,
         )
     tokens = tuple(int(arch) for arch in filter.arches)
     members: Dict[str, None] = {}

@@ -43,6 +43,7 @@ from typing import (
 )
 
 from ._errors import InvalidArgumentError, ProfileError
+from ._files import replace_file
 from ._types import Arch
 
 if TYPE_CHECKING:
@@ -302,20 +303,7 @@ def write_localhost_profile(
     path = localhost_path(localhost_profile, root)
     os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
     data = (json.dumps(document, indent=2) + "\n").encode()
-    temporary = f"{path}.tmp{os.getpid()}"
-    try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        with os.fdopen(fd, "wb") as file:
-            # The mode given to open() is reduced by the umask.
-            os.fchmod(file.fileno(), 0o644)
-            file.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+    replace_file(path, data, mode=0o644)
     return path
 
 

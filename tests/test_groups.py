@@ -192,7 +192,8 @@ def test_deny_group_default_action_named() -> None:
     f = Filter(ERRNO(1))
     with pytest.raises(seccompx.InvalidArgumentError) as caught:
         f.deny_group("@mount", action=ERRNO(1))
-    assert "groups '@mount' would get ERRNO(1)" in str(caught.value)
+    assert "the group '@mount' would get ERRNO(1)" in str(caught.value)
+    assert caught.value.errno == errno.EACCES
     assert f.rule_count == 0
     f.close()
 

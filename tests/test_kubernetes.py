@@ -347,6 +347,25 @@ def test_written_localhost_profile_is_enforced(tmp_path: Path) -> None:
     assert result.text == "getcwd EPERM\n"
 
 
+def test_localhost_profile_ignores_planted_temporary(tmp_path: Path) -> None:
+    # A temporary name derived from the path and the process id could be
+    # taken in advance by a symlink that redirects the write.
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_text("unchanged\n")
+    planted = folder / f"app.json.tmp{os.getpid()}"
+    planted.symlink_to(victim)
+    f = sample_filter()
+    try:
+        path = kubernetes.write_localhost_profile(f, "profiles/app.json", root=str(tmp_path))
+    finally:
+        f.close()
+    assert victim.read_text() == "unchanged\n"
+    assert json.loads(Path(path).read_text())["defaultErrnoRet"] == errno.EPERM
+    assert sorted(folder.iterdir()) == sorted([folder / "app.json", planted])
+
+
 def test_spo_spec_is_enforced() -> None:
     """The spec the operator writes to the node gives the intended filter."""
     f = sample_filter()

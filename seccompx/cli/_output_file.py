@@ -9,16 +9,12 @@ folder.
 
 from __future__ import annotations
 
-import errno
 import os
-import secrets
 import stat
-from typing import Optional, Tuple
+from typing import Optional
 
+from .._files import replace_file, write_all
 from ._output import write_bytes
-
-# Attempts at an unused temporary name.  With 64 random bits a clash is rare.
-_TEMPORARY_ATTEMPTS = 100
 
 
 def output_problem(output: str) -> Optional[str]:
@@ -71,7 +67,7 @@ def write_output(output: str, data: bytes) -> None:
         # deleted one, so the file is truncated and written as `>` would.
         fd = os.open(output, os.O_WRONLY | os.O_TRUNC | os.O_NOCTTY | os.O_CLOEXEC)
         try:
-            _write_all(fd, data)
+            write_all(fd, data)
         finally:
             os.close(fd)
         return
@@ -89,13 +85,13 @@ def write_output(output: str, data: bytes) -> None:
             if not stat.S_ISREG(existing.st_mode):
                 # A FIFO or device is not renamed over, because its reader
                 # or driver is what the user wants to reach.
-                _write_all(fd, data)
+                write_all(fd, data)
                 return
         finally:
             os.close(fd)
     # NOTE: a symlink to a file that does not exist yet is resolved here
     # with realpath(), outside the kernel's fs.protected_symlinks check.
-    _replace(os.path.realpath(output), data, existing)
+    replace_file(os.path.realpath(output), data, like=existing)
 
 
 def _names_open_file(path: str) -> bool:
@@ -109,64 +105,3 @@ def _names_open_file(path: str) -> bool:
             return False
         current = os.path.join(folder, os.readlink(current))
     return False
-
-
-def _replace(path: str, data: bytes, existing: Optional[os.stat_result]) -> None:
-    """Write ``data`` to a temporary file next to ``path`` and rename it over."""
-    folder, name = os.path.split(path)
-    fd, temporary = _create_temporary(folder, name)
-    try:
-        try:
-            if existing is not None:
-                _copy_owner_and_mode(fd, existing)
-            _write_all(fd, data)
-        finally:
-            os.close(fd)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-
-
-def _create_temporary(folder: str, name: str) -> Tuple[int, str]:
-    """Create a new file with an unpredictable name in ``folder``.
-
-    O_EXCL makes the kernel fail rather than follow a symlink or open a
-    file that someone else placed under that name.  Mode 0o666 lets the
-    umask and the folder's default ACL set the permissions, as a plain
-    open() of a new file would.
-    """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOCTTY | os.O_CLOEXEC
-    for _ in range(_TEMPORARY_ATTEMPTS):
-        # The name is cut to 64 characters to stay under NAME_MAX (255).
-        temporary = os.path.join(folder, f".{name[:64]}.{secrets.token_hex(8)}.tmp")
-        try:
-            return os.open(temporary, flags, 0o666), temporary
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no unused temporary file name found in {folder!r}")
-
-
-def _copy_owner_and_mode(fd: int, existing: os.stat_result) -> None:
-    """Give the temporary file the owner, group and permissions of the file it replaces."""
-    try:
-        os.fchown(fd, existing.st_uid, existing.st_gid)
-    except PermissionError:
-        pass  # Only root may give a file to another user.
-    # Permission bits only: set-user-ID and set-group-ID are not carried
-    # over to new contents.
-    os.fchmod(fd, stat.S_IMODE(existing.st_mode) & 0o777)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        if not written:
-            raise OSError(
-                errno.EIO, f"the file accepted none of the last {len(view)} bytes"
-            )
-        view = view[written:]
