@@ -30,7 +30,12 @@ from typing import (
 from . import _core
 from . import groups as _groups
 from ._actions import MAX_ERRNO, MAX_TRACE, Action, ActionKind
-from ._errors import ArchitectureError, InvalidArgumentError, ProfileError
+from ._errors import (
+    ArchitectureError,
+    InvalidArgumentError,
+    ProfileError,
+    unknown_syscall,
+)
 from ._types import U64_MAX, Arch, Attr, Comparison, Op, _wait_kill_available
 
 log = logging.getLogger("seccompx")
@@ -1079,11 +1084,16 @@ class _Reader:
             return
         if _groups.syscall_number(name, 0) is not None:
             return  # A real syscall absent on these arches weakens nothing.
+        suggestions = unknown_syscall(name, str(Arch.native())).suggestions
+        if suggestions:
+            hint = "did you mean " + ", ".join(map(repr, suggestions)) + "?"
+        else:
+            hint = "check the spelling"
         self.warn(
             path,
             f"syscall {_show(name)} is unknown, so this entry's {action!r} "
             f"does not apply to it and the default action {default!r} does; "
-            "check the spelling",
+            f"{hint}",
         )
 
     def warn_unknown_group(

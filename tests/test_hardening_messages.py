@@ -396,7 +396,7 @@ def test_profile_typo_in_denylist_warns() -> None:
     warnings = f.profile_report.warnings
     assert len(warnings) == 1
     assert "'exceve'" in warnings[0]
-    assert "spelling" in warnings[0]
+    assert "did you mean 'execve'" in warnings[0]
     f.close()
     # In an allowlist the same typo only leaves the syscall refused.
     profile = {

@@ -775,6 +775,19 @@ def test_unknown_group_warns_in_denylist_only() -> None:
     assert [s.name for s in report.skipped] == ["@netwrok-io"]
 
 
+def test_unknown_syscall_warning_suggests_name() -> None:
+    f = load(profile(entry(["opne", "zzzzqq", "getppid"])))
+    report = f.profile_report
+    f.close()
+    assert report is not None
+    assert len(report.warnings) == 2
+    assert report.warnings[0].startswith("syscalls[0].names[0]: syscall 'opne' is unknown")
+    # The closest names depend on the native architecture's table.
+    assert "; did you mean " in report.warnings[0]
+    assert "'openat'" in report.warnings[0]
+    assert report.warnings[1].endswith("; check the spelling")
+
+
 def test_unknown_group_without_close_name() -> None:
     f = load(profile(entry(["@zzzz"], "SCMP_ACT_KILL_PROCESS")))
     report = f.profile_report

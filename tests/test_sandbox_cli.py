@@ -385,6 +385,22 @@ def test_run_notify_profile_warns(tmp_path, capfd):
     assert captured.err.count("\n") == 1
 
 
+def test_run_notify_execve_exits_125(tmp_path, capfd):
+    profile = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["execve"], "action": "SCMP_ACT_NOTIFY"}],
+    }
+    status = main(["run", "--profile", write_profile(tmp_path, profile), "--", "true"])
+    captured = capfd.readouterr()
+    assert status == 125
+    lines = captured.err.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("seccompx run: warning: ")
+    assert lines[1].startswith(
+        "seccompx run: error: the filter returns NOTIFY for execve"
+    )
+
+
 def test_notify_warning_cases():
     plain = Filter.from_profile({"defaultAction": "SCMP_ACT_ALLOW"})
     assert notify_warning(plain) is None

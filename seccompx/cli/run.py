@@ -40,6 +40,7 @@ from .._actions import (
 )
 from .._errors import (
     InvalidArgumentError,
+    SandboxError,
     SeccompError,
     UnknownSyscallError,
     UnmatchableRuleWarning,
@@ -430,6 +431,13 @@ def run(args: argparse.Namespace) -> int:
         warning = notify_warning(f)
         if warning is not None:
             print(warning, file=sys.stderr, flush=True)
+            if f.compile().simulate("execve").kind is ActionKind.NOTIFY:
+                raise SandboxError(
+                    "the filter returns NOTIFY for execve, and with no "
+                    "supervisor the kernel fails it with ENOSYS, so no "
+                    "program can start under it; allow execve",
+                    errno.ENOSYS,
+                )
         process = spawn(command, filter=f)
     except FileNotFoundError as error:
         print(f"seccompx run: {command[0]}: {error.strerror}", file=sys.stderr)
