@@ -304,6 +304,13 @@ def _stricter_than(action: Action, default: Action) -> bool:
     return default.kind in allowing and action.kind not in allowing
 
 
+def _spelling_hint(suggestions: Sequence[str], otherwise: str) -> str:
+    """Return "did you mean ...?" for ``suggestions``, or ``otherwise``."""
+    if not suggestions:
+        return otherwise
+    return "did you mean " + ", ".join(map(repr, suggestions)) + "?"
+
+
 def _show(value: Any) -> str:
     """Return a short repr of a value for a message.
 
@@ -1085,10 +1092,7 @@ class _Reader:
         if _groups.syscall_number(name, 0) is not None:
             return  # A real syscall absent on these arches weakens nothing.
         suggestions = unknown_syscall(name, str(Arch.native())).suggestions
-        if suggestions:
-            hint = "did you mean " + ", ".join(map(repr, suggestions)) + "?"
-        else:
-            hint = "check the spelling"
+        hint = _spelling_hint(suggestions, "check the spelling")
         self.warn(
             path,
             f"syscall {_show(name)} is unknown, so this entry's {action!r} "
@@ -1101,11 +1105,10 @@ class _Reader:
     ) -> None:
         if name in _groups.group_names():
             return  # Members of a known group are skipped quietly.
-        suggestions = _groups.close_group_names(name)
-        if suggestions:
-            hint = "did you mean " + ", ".join(map(repr, suggestions)) + "?"
-        else:
-            hint = "check the spelling against seccompx.groups.group_names()"
+        hint = _spelling_hint(
+            _groups.close_group_names(name),
+            "check the spelling against seccompx.groups.group_names()",
+        )
         self.warn(
             path,
             f"syscall group {_show(name)} is unknown, so this entry's "

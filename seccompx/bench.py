@@ -957,11 +957,11 @@ _SIGSYS_HINT = (
 )
 # TRACE fails the call with ENOSYS when no tracer is attached.
 _WRITE_FAILED = "the filter fails write (ERRNO, or TRACE with no tracer attached)"
-# glibc's _exit() runs an instruction that raises a signal (hlt, SIGSEGV,
-# on x86) when exit_group returns.
+# glibc's _exit() calls exit when exit_group returns, and when that returns
+# too it runs an instruction that raises a signal (hlt, SIGSEGV, on x86).
 _EXIT_FAILED = (
-    "the filter fails exit_group, after which glibc's _exit() runs an "
-    "instruction that raises a signal"
+    "the filter fails exit_group and exit, after which glibc's _exit() runs "
+    "an instruction that raises a signal"
 )
 _NO_OUTPUT_HINT = (
     f"; the child sent nothing, as happens when {_WRITE_FAILED}. {_CHILD_NEEDS}"
@@ -971,7 +971,7 @@ _NO_EXIT_HINT = (
 )
 _NO_OUTPUT_NO_EXIT_HINT = (
     "; the child sent nothing and could not exit, as happens when "
-    f"{_WRITE_FAILED} and exit_group. {_CHILD_NEEDS}"
+    f"{_WRITE_FAILED}, exit_group and exit. {_CHILD_NEEDS}"
 )
 _NOTIFY_HINT = (
     "; the child has a seccomp notification listener, so it is probably "

@@ -743,13 +743,17 @@ def _load_error(
     """Build the LoadError for a failed Program.load (called from _bpf)."""
     count = len(data) // 8
     if stage == _bpf.STAGE_NO_NEW_PRIVS:
-        # Since Linux 3.5 this prctl() fails only when a seccomp filter
-        # loaded earlier returns an errno for it.
-        if err != _errno.EINVAL or _has_filter():
+        if _has_filter():
             return _stacked_error("prctl(PR_SET_NO_NEW_PRIVS)", err)
+        # Kernels before 3.5 lack the option.  Any other error comes from
+        # outside prctl() itself, such as a security module.
+        cause = (
+            "the kernel may be older than 3.5"
+            if err == _errno.EINVAL
+            else "a security module may reject it"
+        )
         return LoadError(
-            f"prctl(PR_SET_NO_NEW_PRIVS) failed: {os.strerror(err)}; the "
-            "kernel may be older than 3.5",
+            f"prctl(PR_SET_NO_NEW_PRIVS) failed: {os.strerror(err)}; {cause}",
             err,
             reason="no_new_privs",
         )

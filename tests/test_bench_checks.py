@@ -258,7 +258,7 @@ def test_bench_exit_denied_message(tmp_path: Path) -> None:
     assert "was killed by SIG" in text, text
     assert "after sending its samples" in text
     assert "the child could not exit" in text
-    assert "as happens when the filter fails exit_group" in text
+    assert "as happens when the filter fails exit_group and exit" in text
     assert "calls write (to send its samples) and exit_group" in text
 
 
